@@ -1,0 +1,15 @@
+DROP TABLE settings;
+DROP TABLE api_tokens;
+DROP TABLE outbox;
+DROP TABLE events;
+DROP TABLE attachments;
+DROP TABLE blobs;
+DROP TABLE messages;
+DROP TABLE raw_mails;
+DROP TABLE participants;
+DROP TABLE tickets;
+DROP TABLE mailboxes;
+DROP TABLE group_members;
+DROP TABLE "groups";
+DROP TABLE customers;
+DROP TABLE users;

@@ -1,0 +1,189 @@
+use std::io::{BufRead, IsTerminal};
+
+use super::{
+    Failure, ImportArgs, TokenCreateArgs, UserAddArgs, EX_DATAERR, EX_NOINPUT, EX_SOFTWARE,
+};
+use crate::auth::{password, tokens};
+use crate::config::{redact_url, Config};
+use crate::db::{Db, DbError};
+use crate::people::{self, EmailAddress, NewStaff, PeopleError};
+use crate::time::now_ms;
+use crate::web::Application;
+
+fn connect(config: &Config) -> Result<Db, Failure> {
+    Db::connect(&config.database_url).map_err(|e| {
+        Failure::from(e).with_context(&format!("database {}", redact_url(&config.database_url)))
+    })
+}
+
+impl Failure {
+    fn with_context(mut self, what: &str) -> Failure {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+}
+
+impl From<PeopleError> for Failure {
+    fn from(e: PeopleError) -> Self {
+        match e {
+            PeopleError::Store(s) => s.into(),
+            PeopleError::Db(d) => DbError::from(d).into(),
+            other => Failure::new(EX_DATAERR, other.to_string()),
+        }
+    }
+}
+
+pub fn serve(config: Config) -> Result<(), Failure> {
+    let db = connect(&config)?;
+    let secret = crate::settings::server_secret(&db, config.secret.as_deref())?;
+    let admins = db.read(|c| people::count_admins(c).map_err(DbError::from))?;
+    if admins == 0 {
+        tracing::warn!(
+            "no admin user yet; create the first one with: \
+             cargo run --release -- user add --email you@example.com --name \"Your Name\" --role admin \
+             (it reads the password from standard input)"
+        );
+    }
+    let backend = db.backend().as_str();
+    actix_web::rt::System::new().block_on(async move {
+        let listen = config.listen;
+        let app = Application::build(config, db, &secret)
+            .map_err(|e| Failure::new(super::EX_CONFIG, format!("cannot listen on {listen}: {e}")))?;
+        tracing::info!(address = %format!("http://{}:{}", listen.ip(), app.port()), db = backend, "listening");
+        app.run_until_stopped()
+            .await
+            .map_err(|e| Failure::new(EX_SOFTWARE, format!("server failed: {e}")))?;
+        tracing::info!("shut down");
+        Ok(())
+    })
+}
+
+pub fn migrate(config: &Config) -> Result<(), Failure> {
+    let db = connect(config)?;
+    println!(
+        "database {} is up to date ({})",
+        redact_url(&config.database_url),
+        db.backend().as_str()
+    );
+    Ok(())
+}
+
+/// One line from stdin; on a terminal, asked for twice without echo.
+fn read_password() -> Result<String, Failure> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let first = rpassword::prompt_password("Password: ")
+            .map_err(|e| Failure::new(EX_NOINPUT, format!("cannot read the password: {e}")))?;
+        let again = rpassword::prompt_password("Repeat password: ")
+            .map_err(|e| Failure::new(EX_NOINPUT, format!("cannot read the password: {e}")))?;
+        if first != again {
+            return Err(Failure::new(EX_DATAERR, "the passwords differ"));
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).map_err(|e| {
+        Failure::new(
+            EX_NOINPUT,
+            format!("cannot read the password from stdin: {e}"),
+        )
+    })?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+pub fn user_add(config: &Config, args: UserAddArgs) -> Result<(), Failure> {
+    let email = EmailAddress::parse(&args.email)
+        .map_err(|m| Failure::new(EX_DATAERR, format!("--email: {m}")))?;
+    if args.name.trim().is_empty() {
+        return Err(Failure::new(EX_DATAERR, "--name: a name is required"));
+    }
+    let pw = read_password()?;
+    password::validate(&pw).map_err(|m| Failure::new(EX_DATAERR, format!("password: {m}")))?;
+    let hash = password::hash(&pw).map_err(|m| Failure::new(EX_SOFTWARE, m))?;
+    let db = connect(config)?;
+    let now = now_ms();
+    let (user, group) = db.write(|c| -> Result<_, PeopleError> {
+        let user = people::create_user(
+            c,
+            NewStaff {
+                email: &email,
+                name: &args.name,
+                role: args.role,
+                password_hash: Some(hash),
+            },
+            now,
+        )?;
+        let group = match &args.group {
+            Some(name) => {
+                let (g, created) = people::find_or_create_group(c, name, now)?;
+                people::add_member(c, g.id, user.id)?;
+                Some((g.name, created))
+            }
+            None => None,
+        };
+        Ok((user, group))
+    })?;
+    println!(
+        "added {} {} <{}> (id {})",
+        user.role, user.name, user.email, user.id
+    );
+    if let Some((name, created)) = group {
+        println!(
+            "member of group {name:?}{}",
+            if created { " (new group)" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+pub fn token_create(config: &Config, args: TokenCreateArgs) -> Result<(), Failure> {
+    let email = EmailAddress::parse(&args.user)
+        .map_err(|m| Failure::new(EX_DATAERR, format!("--user: {m}")))?;
+    let db = connect(config)?;
+    let token = db.write(|c| -> Result<String, Failure> {
+        let user = people::find_user_by_email(c, &email)
+            .map_err(DbError::from)?
+            .filter(|u| u.active)
+            .ok_or_else(|| {
+                Failure::new(EX_DATAERR, format!("--user: no active staff user {email}"))
+            })?;
+        Ok(tokens::create(c, user.id, &args.name, now_ms()).map_err(DbError::from)?)
+    })?;
+    eprintln!(
+        "token for {email} (shown only this once; send it as 'Authorization: Bearer <token>'):"
+    );
+    println!("{token}");
+    Ok(())
+}
+
+pub fn import(config: &Config, args: ImportArgs) -> Result<(), Failure> {
+    if !args.file.is_file() {
+        return Err(Failure::new(
+            EX_NOINPUT,
+            format!("{}: no such file", args.file.display()),
+        ));
+    }
+    let db = connect(config)?;
+    let opts = crate::import::Options {
+        batch_size: args.batch_size as usize,
+        ..Default::default()
+    };
+    let summary = crate::import::import_file(&db, &args.file, &opts, |line, message| {
+        eprintln!("line {line}: {message} (skipped)");
+    })
+    .map_err(|e| match e {
+        crate::import::ImportError::Io { .. } => Failure::new(EX_NOINPUT, e.to_string()),
+        crate::import::ImportError::Store(t) => Failure::new(super::EX_TEMPFAIL, t.to_string()),
+    })?;
+    eprintln!("{summary}");
+    if summary.bad > 0 {
+        return Err(Failure::new(
+            EX_DATAERR,
+            format!(
+                "{} bad lines were skipped; the rest is imported",
+                summary.bad
+            ),
+        ));
+    }
+    Ok(())
+}

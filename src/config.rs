@@ -1,0 +1,255 @@
+//! Configuration: built-in defaults, then `helpdesk.toml`, then `HELPDESK_*`
+//! environment variables (highest precedence).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/helpdesk.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_CONFIG_FILE: &str = "helpdesk.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The settings file: every key optional, unknown keys rejected (typos must not pass silently).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    listen: Option<String>,
+    base_url: Option<String>,
+    smtp_url: Option<String>,
+    support_address: Option<String>,
+    secret: Option<String>,
+    log_format: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub base_url: Option<String>,
+    pub smtp_url: Option<String>,
+    pub support_address: Option<String>,
+    /// Signing key; when unset one is generated and stored in the database.
+    pub secret: Option<String>,
+    pub log_format: LogFormat,
+}
+
+impl fmt::Debug for Config {
+    // Secrets and credentials in URLs never reach a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field("base_url", &self.base_url)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("support_address", &self.support_address)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+/// Hides the password in `scheme://user:password@host`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+impl Config {
+    /// Loads from `path` (or `helpdesk.toml` when it exists) and the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let explicit = path
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("HELPDESK_CONFIG").map(PathBuf::from));
+        let file = match explicit {
+            Some(p) => Some(read_file(&p)?),
+            None => {
+                let p = PathBuf::from(DEFAULT_CONFIG_FILE);
+                if p.exists() {
+                    Some(read_file(&p)?)
+                } else {
+                    None
+                }
+            }
+        };
+        Self::from_sources(file, |key| std::env::var(key).ok())
+    }
+
+    pub fn from_sources(
+        file: Option<(PathBuf, String)>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let file_cfg = match file {
+            Some((path, text)) => {
+                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
+                    path,
+                    message: e.to_string(),
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        let pick = |env_key: &str, file_value: Option<String>| {
+            env(env_key).filter(|v| !v.trim().is_empty()).or(file_value)
+        };
+        let database_url = pick("HELPDESK_DATABASE_URL", file_cfg.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+        let listen_raw =
+            pick("HELPDESK_LISTEN", file_cfg.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let listen = listen_raw
+            .trim()
+            .parse::<SocketAddr>()
+            .map_err(|_| ConfigError::Invalid {
+                key: "listen",
+                message: format!("{listen_raw:?} is not an address like 127.0.0.1:8080"),
+            })?;
+        let base_url = pick("HELPDESK_BASE_URL", file_cfg.base_url)
+            .map(|u| u.trim_end_matches('/').to_string());
+        if let Some(u) = &base_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(ConfigError::Invalid {
+                    key: "base_url",
+                    message: format!("{u:?} must start with http:// or https://"),
+                });
+            }
+        }
+        let log_format = match pick("HELPDESK_LOG_FORMAT", file_cfg.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: "log_format",
+                    message: format!("{other:?} is neither \"text\" nor \"json\""),
+                })
+            }
+        };
+        Ok(Config {
+            database_url,
+            listen,
+            base_url,
+            smtp_url: pick("HELPDESK_SMTP_URL", file_cfg.smtp_url),
+            support_address: pick("HELPDESK_SUPPORT_ADDRESS", file_cfg.support_address),
+            secret: pick("HELPDESK_SECRET", file_cfg.secret),
+            log_format,
+        })
+    }
+
+    /// The host part used in our Message-IDs.
+    pub fn mail_domain(&self) -> String {
+        if let Some((_, domain)) = self
+            .support_address
+            .as_deref()
+            .and_then(|a| a.rsplit_once('@'))
+        {
+            return domain.trim_end_matches('>').to_ascii_lowercase();
+        }
+        if let Some(url) = &self.base_url {
+            let host = url.split("://").nth(1).unwrap_or("");
+            let host = host.split(['/', ':']).next().unwrap_or("");
+            if !host.is_empty() {
+                return host.to_ascii_lowercase();
+            }
+        }
+        "helpdesk.localhost".to_string()
+    }
+}
+
+fn read_file(path: &Path) -> Result<(PathBuf, String), ConfigError> {
+    std::fs::read_to_string(path)
+        .map(|text| (path.to_path_buf(), text))
+        .map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_without_file_or_env() {
+        let c = Config::from_sources(None, no_env).unwrap();
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let file = Some((
+            PathBuf::from("h.toml"),
+            "listen = \"127.0.0.1:9000\"\nsupport_address = \"help@example.com\"\n".to_string(),
+        ));
+        let c = Config::from_sources(file, |k| {
+            (k == "HELPDESK_LISTEN").then(|| "0.0.0.0:7000".to_string())
+        })
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:7000");
+        assert_eq!(c.mail_domain(), "example.com");
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values() {
+        let file = Some((PathBuf::from("h.toml"), "lisen = \"x\"".to_string()));
+        assert!(matches!(
+            Config::from_sources(file, no_env),
+            Err(ConfigError::Parse { .. })
+        ));
+        let bad = Config::from_sources(None, |k| (k == "HELPDESK_LISTEN").then(|| "nope".into()));
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Invalid { key: "listen", .. })
+        ));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let c = Config::from_sources(None, |k| match k {
+            "HELPDESK_SECRET" => Some("topsecret".into()),
+            "HELPDESK_DATABASE_URL" => Some("postgres://app:hunter2@db/helpdesk".into()),
+            _ => None,
+        })
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("topsecret") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        assert!(shown.contains("postgres://app:***@db/helpdesk"));
+    }
+}

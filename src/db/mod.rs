@@ -1,0 +1,291 @@
+//! Storage: one connection type over SQLite and PostgreSQL, picked by URL,
+//! pooled, with migrations embedded per backend and applied before the pool
+//! hands out connections.
+
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, R2D2Connection};
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Arbitrary constant for `pg_advisory_lock`, so several `serve` processes
+/// starting together apply the migrations once.
+const MIGRATION_LOCK_KEY: i64 = 0x6865_6c70_6465_736b; // "helpdesk"
+
+/// Runs `$body` with `$c` bound to the concrete connection, for the few
+/// queries the multi-backend layer cannot express (multi-row inserts, row
+/// locks). The body is compiled once per backend.
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Postgres($c) => $body,
+            $crate::db::DbConn::Sqlite($c) => $body,
+        }
+    };
+}
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL scheme {0:?}: use sqlite://PATH or postgres://USER@HOST/DB")]
+    BadUrl(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+}
+
+/// Where the data lives, parsed from `HELPDESK_DATABASE_URL`.
+#[derive(Debug, Clone)]
+pub enum DbTarget {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DbTarget {
+    /// An unknown scheme is an error: a typo must never create a stray SQLite file.
+    pub fn parse(url: &str) -> Result<Self, DbError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(DbError::BadUrl("sqlite:// without a path".into()));
+            }
+            Ok(DbTarget::Sqlite(PathBuf::from(path)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DbTarget::Postgres(url.to_string()))
+        } else {
+            let scheme = url.split("://").next().unwrap_or(url);
+            Err(DbError::BadUrl(scheme.chars().take(40).collect()))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbTarget::Sqlite(_) => Backend::Sqlite,
+            DbTarget::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    fn establish(&self) -> Result<DbConn, diesel::ConnectionError> {
+        match self {
+            DbTarget::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                // WAL lets readers run beside the writer; FULL makes every commit
+                // that acknowledges mail durable; busy_timeout covers other processes.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA busy_timeout = 15000; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            DbTarget::Postgres(url) => Ok(DbConn::Postgres(PgConnection::establish(url)?)),
+        }
+    }
+}
+
+pub struct Manager(DbTarget);
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        self.0.establish().map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
+    }
+}
+
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// The shared handle to the store: cheap to clone, used from blocking threads only.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+    /// SQLite has one writer: serializing writers in-process avoids lock
+    /// upgrades failing with "database is locked" and busy-wait sleeps.
+    write_lock: Arc<Mutex<()>>,
+}
+
+impl Db {
+    /// Connects, applies pending migrations, then builds the pool.
+    pub fn connect(url: &str) -> Result<Db, DbError> {
+        let target = DbTarget::parse(url)?;
+        if let DbTarget::Sqlite(path) = &target {
+            ensure_parent_dir(path)?;
+        }
+        let mut conn = target
+            .establish()
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        run_migrations(&mut conn)?;
+        drop(conn);
+        let backend = target.backend();
+        let max_size = match backend {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(Manager(target))
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        Ok(Db {
+            pool,
+            backend,
+            write_lock: Arc::new(Mutex::new(())),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn conn(&self) -> Result<PooledConn, DbError> {
+        self.pool
+            .get()
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// Runs `f` on a pooled connection without a transaction (reads).
+    pub fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E>,
+        E: From<DbError>,
+    {
+        let mut conn = self.conn()?;
+        f(&mut conn)
+    }
+
+    /// Runs `f` in one write transaction: committed if it returns Ok, rolled
+    /// back otherwise. On SQLite the transaction starts IMMEDIATE (takes the
+    /// write lock up front) so it can never fail half-way on a lock upgrade.
+    pub fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E>,
+        E: From<DbError>,
+    {
+        let _guard = match self.backend {
+            Backend::Sqlite => Some(self.write_lock.lock().unwrap_or_else(|p| p.into_inner())),
+            Backend::Postgres => None,
+        };
+        let mut conn = self.conn()?;
+        let conn: &mut DbConn = &mut conn;
+        let begun = match conn {
+            DbConn::Sqlite(c) => {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+            }
+            DbConn::Postgres(_) => DbConn::begin_transaction(conn),
+        };
+        begun.map_err(DbError::from)?;
+        match f(conn) {
+            Ok(value) => {
+                DbConn::commit_transaction(conn).map_err(DbError::from)?;
+                Ok(value)
+            }
+            Err(e) => {
+                if let Err(rollback) = DbConn::rollback_transaction(conn) {
+                    tracing::error!(error = %rollback, "rollback failed");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+fn ensure_parent_dir(path: &Path) -> Result<(), DbError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir).map_err(|e| {
+            DbError::Unavailable(format!("cannot create directory {}: {e}", dir.display()))
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn run_migrations(conn: &mut DbConn) -> Result<(), DbError> {
+    let applied = match conn {
+        DbConn::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.len())
+            .map_err(|e| DbError::Migration(e.to_string()))?,
+        DbConn::Postgres(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+            let result = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len())
+                .map_err(|e| DbError::Migration(e.to_string()));
+            c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+            result?
+        }
+    };
+    if applied > 0 {
+        tracing::info!(applied, "applied database migrations");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_scheme_is_an_error_not_a_file() {
+        assert!(matches!(DbTarget::parse("mysql://x"), Err(DbError::BadUrl(s)) if s == "mysql"));
+        assert!(matches!(
+            DbTarget::parse("data/helpdesk.db"),
+            Err(DbError::BadUrl(_))
+        ));
+        assert!(matches!(
+            DbTarget::parse("sqlite://"),
+            Err(DbError::BadUrl(_))
+        ));
+        assert!(matches!(
+            DbTarget::parse("sqlite://data/h.db"),
+            Ok(DbTarget::Sqlite(p)) if p == Path::new("data/h.db")
+        ));
+        assert!(matches!(
+            DbTarget::parse("postgresql://root@127.0.0.1/test"),
+            Ok(DbTarget::Postgres(_))
+        ));
+    }
+}

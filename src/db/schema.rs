@@ -1,0 +1,232 @@
+//! Diesel table definitions, written by hand to match both migration folders.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        password_hash -> Nullable<Text>,
+        active -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    customers (id) {
+        id -> BigInt,
+        email -> Text,
+        name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    groups (id) {
+        id -> BigInt,
+        name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, user_id) {
+        group_id -> BigInt,
+        user_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    mailboxes (id) {
+        id -> BigInt,
+        address -> Text,
+        name -> Text,
+        group_id -> Nullable<BigInt>,
+        ack_enabled -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> BigInt,
+        subject -> Text,
+        status -> Text,
+        priority -> Text,
+        group_id -> Nullable<BigInt>,
+        assignee_id -> Nullable<BigInt>,
+        requester_id -> BigInt,
+        escalation_level -> Integer,
+        channel -> Text,
+        external_id -> Nullable<Text>,
+        parent_id -> Nullable<BigInt>,
+        mailbox_id -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        first_responded_at -> Nullable<BigInt>,
+        resolved_at -> Nullable<BigInt>,
+        closed_at -> Nullable<BigInt>,
+        first_response_due_at -> Nullable<BigInt>,
+        resolution_due_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    participants (ticket_id, customer_id) {
+        ticket_id -> BigInt,
+        customer_id -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    raw_mails (id) {
+        id -> BigInt,
+        sha256 -> Text,
+        size -> BigInt,
+        data -> Binary,
+        mailbox_id -> Nullable<BigInt>,
+        received_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        kind -> Text,
+        author_user_id -> Nullable<BigInt>,
+        author_customer_id -> Nullable<BigInt>,
+        body_text -> Text,
+        body_html -> Nullable<Text>,
+        mail_message_id -> Nullable<Text>,
+        mail_in_reply_to -> Nullable<Text>,
+        raw_mail_id -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    blobs (sha256) {
+        sha256 -> Text,
+        size -> BigInt,
+        data -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> BigInt,
+        message_id -> BigInt,
+        blob_sha256 -> Text,
+        filename -> Text,
+        content_type -> Text,
+        content_id -> Nullable<Text>,
+        inline -> Bool,
+        size -> BigInt,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        kind -> Text,
+        at -> BigInt,
+        actor_user_id -> Nullable<BigInt>,
+        actor_customer_id -> Nullable<BigInt>,
+        from_value -> Nullable<Text>,
+        to_value -> Nullable<Text>,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        ticket_id -> Nullable<BigInt>,
+        message_id -> Nullable<BigInt>,
+        kind -> Text,
+        to_addrs -> Text,
+        cc_addrs -> Text,
+        subject -> Text,
+        mail_message_id -> Text,
+        mail_in_reply_to -> Nullable<Text>,
+        mail_references -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        last_error -> Nullable<Text>,
+        claimed_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        sent_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(group_members -> users (user_id));
+diesel::joinable!(tickets -> customers (requester_id));
+diesel::joinable!(messages -> tickets (ticket_id));
+diesel::joinable!(events -> tickets (ticket_id));
+diesel::joinable!(participants -> tickets (ticket_id));
+diesel::joinable!(participants -> customers (customer_id));
+diesel::joinable!(attachments -> messages (message_id));
+diesel::joinable!(api_tokens -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    customers,
+    groups,
+    group_members,
+    mailboxes,
+    tickets,
+    participants,
+    raw_mails,
+    messages,
+    blobs,
+    attachments,
+    events,
+    outbox,
+    api_tokens,
+    settings,
+);
+
+/// Every table the migrations create, for the schema comparison test.
+pub const TABLES: &[&str] = &[
+    "users",
+    "customers",
+    "groups",
+    "group_members",
+    "mailboxes",
+    "tickets",
+    "participants",
+    "raw_mails",
+    "messages",
+    "blobs",
+    "attachments",
+    "events",
+    "outbox",
+    "api_tokens",
+    "settings",
+];

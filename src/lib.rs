@@ -1,0 +1,14 @@
+//! helpdesk: a help-desk ticketing server. See ARCHITECTURE.md for the shape.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod import;
+pub mod mail;
+pub mod people;
+pub mod settings;
+pub mod telemetry;
+pub mod tickets;
+pub mod time;
+pub mod web;

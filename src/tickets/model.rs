@@ -1,0 +1,115 @@
+//! Rows as stored.
+
+use diesel::prelude::*;
+
+use super::types::{Channel, EventKind, MessageKind, Priority, Status};
+use crate::db::schema::{events, messages, tickets};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tickets)]
+pub struct Ticket {
+    pub id: i64,
+    pub subject: String,
+    pub status: String,
+    pub priority: String,
+    pub group_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub requester_id: i64,
+    pub escalation_level: i32,
+    pub channel: String,
+    pub external_id: Option<String>,
+    pub parent_id: Option<i64>,
+    pub mailbox_id: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub first_responded_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub first_response_due_at: Option<i64>,
+    pub resolution_due_at: Option<i64>,
+}
+
+// The text columns carry CHECK constraints, so parsing cannot fail on rows
+// this program wrote; a fallback keeps a hand-edited row from crashing a page.
+impl Ticket {
+    pub fn status(&self) -> Status {
+        self.status.parse().unwrap_or(Status::Open)
+    }
+    pub fn priority(&self) -> Priority {
+        self.priority.parse().unwrap_or(Priority::Normal)
+    }
+    pub fn channel(&self) -> Channel {
+        self.channel.parse().unwrap_or(Channel::Email)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = messages)]
+pub struct Message {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub kind: String,
+    pub author_user_id: Option<i64>,
+    pub author_customer_id: Option<i64>,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub mail_message_id: Option<String>,
+    pub mail_in_reply_to: Option<String>,
+    pub raw_mail_id: Option<i64>,
+    pub created_at: i64,
+}
+
+impl Message {
+    pub fn kind(&self) -> MessageKind {
+        self.kind.parse().unwrap_or(MessageKind::Note)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = events)]
+pub struct Event {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub kind: String,
+    pub at: i64,
+    pub actor_user_id: Option<i64>,
+    pub actor_customer_id: Option<i64>,
+    pub from_value: Option<String>,
+    pub to_value: Option<String>,
+    pub data: String,
+}
+
+impl Event {
+    pub fn kind(&self) -> Option<EventKind> {
+        self.kind.parse().ok()
+    }
+}
+
+// NULL, not DEFAULT, for None: lets SQLite take many rows in one statement.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = events, treat_none_as_default_value = false)]
+pub struct NewEvent<'a> {
+    pub ticket_id: i64,
+    pub kind: &'a str,
+    pub at: i64,
+    pub actor_user_id: Option<i64>,
+    pub actor_customer_id: Option<i64>,
+    pub from_value: Option<&'a str>,
+    pub to_value: Option<&'a str>,
+    pub data: String,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = messages, treat_none_as_default_value = false)]
+pub struct NewMessage<'a> {
+    pub ticket_id: i64,
+    pub kind: &'a str,
+    pub author_user_id: Option<i64>,
+    pub author_customer_id: Option<i64>,
+    pub body_text: &'a str,
+    pub body_html: Option<&'a str>,
+    pub mail_message_id: Option<&'a str>,
+    pub mail_in_reply_to: Option<&'a str>,
+    pub raw_mail_id: Option<i64>,
+    pub created_at: i64,
+}

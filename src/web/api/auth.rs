@@ -1,0 +1,83 @@
+//! Bearer-token authentication for the API.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+
+use super::error::ApiError;
+use crate::auth::tokens;
+use crate::db::{DbConn, DbError};
+use crate::people::{self, User};
+use crate::tickets::query::Scope;
+use crate::tickets::{Role, Ticket};
+use crate::web::AppState;
+
+/// The staff user behind the request's token, with what they may see.
+pub struct ApiUser {
+    pub user: User,
+    pub scope: Scope,
+}
+
+impl ApiUser {
+    /// Loads a ticket the user may act on: 404 when missing, 403 outside their groups.
+    pub fn ticket(&self, conn: &mut DbConn, id: i64) -> Result<Ticket, ApiError> {
+        let t = crate::tickets::query::ticket(conn, id)?
+            .ok_or_else(|| ApiError::NotFound(format!("ticket {id} not found")))?;
+        if !self.scope.allows(&t) {
+            return Err(ApiError::Forbidden(format!(
+                "ticket {id} belongs to a group you are not a member of"
+            )));
+        }
+        Ok(t)
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?;
+    let value = value.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}
+
+impl FromRequest for ApiUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let token = token.ok_or(ApiError::Unauthorized)?;
+            let state = state.ok_or_else(|| ApiError::Internal("no app state".into()))?;
+            super::blocking(move || {
+                let now = crate::time::now_ms();
+                let owner = state
+                    .db
+                    .read(|c| tokens::authenticate(c, &token, now).map_err(DbError::from))?
+                    .ok_or(ApiError::Unauthorized)?;
+                if owner.stale {
+                    state
+                        .db
+                        .write(|c| tokens::touch(c, owner.token_id, now).map_err(DbError::from))?;
+                }
+                let scope = match owner.user.role() {
+                    Role::Agent => Scope::Agent {
+                        user_id: owner.user.id,
+                        group_ids: state.db.read(|c| {
+                            people::group_ids_of(c, owner.user.id).map_err(DbError::from)
+                        })?,
+                    },
+                    Role::Manager | Role::Admin => Scope::All,
+                };
+                Ok(ApiUser {
+                    user: owner.user,
+                    scope,
+                })
+            })
+            .await
+        })
+    }
+}

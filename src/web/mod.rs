@@ -1,0 +1,61 @@
+//! HTTP: the application built on a bound listener (port 0 in tests), and
+//! thin handlers that extract, authorize, call the domain and render.
+
+pub mod api;
+mod health;
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::mail::message_id::MessageIdSigner;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Db,
+    pub config: Config,
+    pub signer: MessageIdSigner,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds `config.listen` and builds the server (not yet running).
+    pub fn build(config: Config, db: Db, secret: &[u8]) -> std::io::Result<Application> {
+        let listener = TcpListener::bind(config.listen)?;
+        let port = listener.local_addr()?.port();
+        let signer = MessageIdSigner::new(secret, &config.mail_domain());
+        let state = web::Data::new(AppState { db, config, signer });
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .app_data(api::json_config())
+                .app_data(api::query_config())
+                .app_data(api::path_config())
+                .configure(health::routes)
+                .configure(api::routes)
+                .default_service(web::to(api::not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(20)
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until SIGINT/SIGTERM, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
