@@ -36,7 +36,7 @@ impl From<PeopleError> for Failure {
 pub fn serve(config: Config) -> Result<(), Failure> {
     let db = connect(&config)?;
     let secret = crate::settings::server_secret(&db, config.secret.as_deref())?;
-    let admins = db.read(|c| people::count_admins(c).map_err(DbError::from))?;
+    let admins = db.query(people::count_admins)?;
     if admins == 0 {
         tracing::warn!(
             "no admin user yet; create the first one with: \

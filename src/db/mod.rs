@@ -197,6 +197,14 @@ impl Db {
         f(&mut conn)
     }
 
+    /// `read` for plain diesel queries.
+    pub fn query<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        F: FnOnce(&mut DbConn) -> diesel::QueryResult<T>,
+    {
+        self.read(|c| f(c).map_err(DbError::from))
+    }
+
     /// Runs `f` in one write transaction: committed if it returns Ok, rolled
     /// back otherwise. On SQLite the transaction starts IMMEDIATE (takes the
     /// write lock up front) so it can never fail half-way on a lock upgrade.

@@ -56,7 +56,7 @@ impl FromRequest for ApiUser {
                 let now = crate::time::now_ms();
                 let owner = state
                     .db
-                    .read(|c| tokens::authenticate(c, &token, now).map_err(DbError::from))?
+                    .query(|c| tokens::authenticate(c, &token, now))?
                     .ok_or(ApiError::Unauthorized)?;
                 if owner.stale {
                     state
@@ -66,9 +66,7 @@ impl FromRequest for ApiUser {
                 let scope = match owner.user.role() {
                     Role::Agent => Scope::Agent {
                         user_id: owner.user.id,
-                        group_ids: state.db.read(|c| {
-                            people::group_ids_of(c, owner.user.id).map_err(DbError::from)
-                        })?,
+                        group_ids: state.db.query(|c| people::group_ids_of(c, owner.user.id))?,
                     },
                     Role::Manager | Role::Admin => Scope::All,
                 };

@@ -1,0 +1,210 @@
+//! Test harness: every test gets its own database — a temporary SQLite file
+//! by default, a fresh PostgreSQL database (dropped afterwards) when
+//! HELPDESK_TEST_DATABASE_URL is set — and, for HTTP tests, its own server
+//! on a free port.
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use helpdesk::auth::{password, tokens};
+use helpdesk::config::Config;
+use helpdesk::db::Db;
+use helpdesk::mail::message_id::MessageIdSigner;
+use helpdesk::people::{self, EmailAddress, NewStaff};
+use helpdesk::tickets::Role;
+use helpdesk::time::now_ms;
+use helpdesk::web::Application;
+use rand::Rng;
+use serde_json::Value;
+
+pub const SECRET: &[u8] = b"test secret";
+
+/// Keeps the test's database alive; removes it on drop.
+pub enum DbGuard {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        if let DbGuard::Postgres { admin_url, name } = self {
+            if let Ok(mut c) = PgConnection::establish(admin_url) {
+                let _ =
+                    c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+pub fn postgres_url() -> Option<String> {
+    std::env::var("HELPDESK_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Replaces the database name in a PostgreSQL URL.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
+    format!("{}/{name}{query}", &base[..path_start])
+}
+
+/// A fresh, migrated database for one test.
+pub fn test_db() -> (Db, DbGuard) {
+    let (url, guard) = fresh_database_url();
+    let db = Db::connect(&url).expect("test database");
+    (db, guard)
+}
+
+/// The URL of a fresh, empty database (not yet migrated).
+pub fn fresh_database_url() -> (String, DbGuard) {
+    match postgres_url() {
+        Some(admin_url) => {
+            let name = format!("helpdesk_test_{:016x}", rand::thread_rng().gen::<u64>());
+            let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+                panic!("HELPDESK_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+            });
+            admin
+                .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                .expect("create test database");
+            (
+                with_database(&admin_url, &name),
+                DbGuard::Postgres { admin_url, name },
+            )
+        }
+        None => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!("sqlite://{}", dir.path().join("helpdesk.db").display());
+            (url, DbGuard::Sqlite(dir))
+        }
+    }
+}
+
+pub fn signer() -> MessageIdSigner {
+    MessageIdSigner::new(SECRET, "support.example.com")
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub db: Db,
+    pub client: reqwest::Client,
+    /// Token of an admin (sees every group).
+    pub token: String,
+    _guard: DbGuard,
+}
+
+/// Creates a staff user (with a login) and a token for them.
+pub fn staff(db: &Db, email: &str, role: Role, groups: &[&str]) -> (i64, String) {
+    let hash = password::hash("a long test password").unwrap();
+    db.write(|c| -> Result<_, people::PeopleError> {
+        let email = EmailAddress::parse(email).unwrap();
+        let user = people::create_user(
+            c,
+            NewStaff {
+                email: &email,
+                name: email.local_part(),
+                role,
+                password_hash: Some(hash),
+            },
+            now_ms(),
+        )?;
+        for g in groups {
+            let (group, _) = people::find_or_create_group(c, g, now_ms())?;
+            people::add_member(c, group.id, user.id)?;
+        }
+        let token = tokens::create(c, user.id, "test", now_ms())?;
+        Ok((user.id, token))
+    })
+    .expect("create staff user")
+}
+
+pub async fn spawn_app() -> TestApp {
+    let (url, guard) = fresh_database_url();
+    let db = Db::connect(&url).expect("test database");
+    let config = Config::from_sources(None, |k| match k {
+        "HELPDESK_DATABASE_URL" => Some(url.clone()),
+        "HELPDESK_LISTEN" => Some("127.0.0.1:0".into()),
+        "HELPDESK_SUPPORT_ADDRESS" => Some("help@support.example.com".into()),
+        _ => None,
+    })
+    .unwrap();
+    let app = Application::build(config, db.clone(), SECRET).expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let (_, token) = staff(&db, "admin@example.com", Role::Admin, &["Support"]);
+    TestApp {
+        address,
+        db,
+        client: reqwest::Client::new(),
+        token,
+        _guard: guard,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// POSTs and returns (status, JSON body).
+    pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self.post(path, &self.token, body).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let r = self.get(path, &self.token).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Creates a ticket through the API and returns its id.
+    pub async fn create_ticket(&self, subject: &str, group: Option<&str>) -> i64 {
+        let mut body = serde_json::json!({
+            "subject": subject, "body": "Please help.",
+            "requester": {"email": "ann@example.com", "name": "Ann"},
+        });
+        if let Some(g) = group {
+            body["group"] = g.into();
+        }
+        let (status, json) = self.post_json("/api/v1/tickets", body).await;
+        assert_eq!(status, 201, "{json}");
+        json["ticket"]["id"].as_i64().unwrap()
+    }
+}
+
+/// The event types of a ticket detail, in order.
+pub fn event_types(detail: &Value) -> Vec<String> {
+    detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect()
+}

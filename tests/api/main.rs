@@ -1,0 +1,10 @@
+//! The integration suite: runs on SQLite by default and on PostgreSQL when
+//! HELPDESK_TEST_DATABASE_URL is set (a fresh database per test).
+
+mod cli;
+mod health;
+mod helpers;
+mod import;
+mod lifecycle;
+mod schema;
+mod tickets_api;
