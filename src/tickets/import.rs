@@ -272,7 +272,7 @@ pub fn prepare(line: &str) -> Result<PreparedTicket, String> {
 }
 
 /// Lookups kept across batches, so each agent and group is resolved once.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct ImportCache {
     groups: HashMap<String, i64>,
     agents: HashMap<String, i64>,
@@ -298,15 +298,125 @@ struct Replayed {
     closed_at: Option<i64>,
 }
 
-/// Writes a batch; call inside one transaction (`Db::write`).
+/// Inserts many rows: binary COPY on PostgreSQL (large multi-row VALUES
+/// statements plan slowly there), multi-row INSERTs of `$chunk` rows on
+/// SQLite (bounded by its limit on bound parameters).
+macro_rules! bulk_insert {
+    ($conn:expr, $table:expr, $rows:expr, $chunk:expr) => {
+        match $conn {
+            DbConn::Postgres(pg) => {
+                if !$rows.is_empty() {
+                    diesel::copy_from($table)
+                        .from_insertable($rows)
+                        .execute(pg)?;
+                }
+            }
+            DbConn::Sqlite(lite) => {
+                for chunk in $rows.chunks($chunk) {
+                    diesel::insert_into($table).values(chunk).execute(lite)?;
+                }
+            }
+        }
+    };
+}
+
+/// The ids a batch refers to: resolved, and created when missing, before
+/// its tickets are written, so several connections can write tickets at
+/// once without racing to create the same customer.
+#[derive(Debug, Default)]
+pub struct People {
+    groups: HashMap<String, i64>,
+    agents: HashMap<String, i64>,
+    customers: HashMap<String, i64>,
+}
+
+fn group_error(e: people::PeopleError) -> TicketError {
+    match e {
+        people::PeopleError::Db(d) => TicketError::Db(d),
+        other => TicketError::Invalid {
+            field: "group",
+            message: other.to_string(),
+        },
+    }
+}
+
+/// Finds or creates the groups, agents (without login rights) and customers
+/// a batch names.
+pub fn resolve_people(
+    conn: &mut DbConn,
+    batch: &[PreparedTicket],
+    cache: &mut ImportCache,
+    now: i64,
+) -> Result<People, TicketError> {
+    let mut out = People::default();
+    let mut wanted: Vec<(&EmailAddress, &str)> = Vec::new();
+    for t in batch {
+        let groups = t
+            .group
+            .iter()
+            .chain(t.events.iter().filter_map(|e| match &e.change {
+                Change::Assigned { group, .. } => group.as_ref(),
+                _ => None,
+            }));
+        for name in groups {
+            let id = match cache.groups.get(name) {
+                Some(id) => *id,
+                None => {
+                    let (g, _) =
+                        people::find_or_create_group(conn, name, now).map_err(group_error)?;
+                    cache.groups.insert(name.clone(), g.id);
+                    g.id
+                }
+            };
+            out.groups.insert(name.clone(), id);
+        }
+        let agents = t
+            .assignee
+            .iter()
+            .chain(t.events.iter().filter_map(|e| e.agent.as_ref()));
+        for a in agents {
+            let id = match cache.agents.get(a.as_str()) {
+                Some(id) => *id,
+                None => {
+                    let id = people::find_or_create_agent(conn, a, now)?;
+                    cache.agents.insert(a.as_str().to_string(), id);
+                    id
+                }
+            };
+            out.agents.insert(a.as_str().to_string(), id);
+        }
+        wanted.push((&t.requester, &t.requester_name));
+        for e in &t.events {
+            if let Change::Message { from: Some(f), .. } = &e.change {
+                wanted.push((f, ""));
+            }
+        }
+    }
+    out.customers = people::customers_by_email(conn, &wanted, now)?;
+    Ok(out)
+}
+
+/// Resolves the people and writes the tickets of a batch; call inside one
+/// transaction (`Db::write`).
 pub fn import_batch(
     conn: &mut DbConn,
     batch: &[PreparedTicket],
     cache: &mut ImportCache,
     now: i64,
 ) -> Result<BatchResult, TicketError> {
+    let people = resolve_people(conn, batch, cache, now)?;
+    write_tickets(conn, batch, &people, now)
+}
+
+/// Writes the tickets of a batch whose people are resolved, skipping
+/// external ids already stored (or repeated in the batch).
+pub fn write_tickets(
+    conn: &mut DbConn,
+    batch: &[PreparedTicket],
+    people: &People,
+    now: i64,
+) -> Result<BatchResult, TicketError> {
     let mut result = BatchResult::default();
-    // Skip what is already there, and repeats inside the batch.
     let ids: Vec<&str> = batch.iter().map(|t| t.external_id.as_str()).collect();
     let mut seen: HashSet<String> = tickets::table
         .filter(tickets::external_id.eq_any(&ids))
@@ -325,62 +435,16 @@ pub fn import_batch(
     if todo.is_empty() {
         return Ok(result);
     }
-
-    // Groups and agents, created when missing (agents without login rights).
-    for t in &todo {
-        let names = t
-            .group
-            .iter()
-            .chain(t.events.iter().filter_map(|e| match &e.change {
-                Change::Assigned { group, .. } => group.as_ref(),
-                _ => None,
-            }));
-        for name in names {
-            if !cache.groups.contains_key(name) {
-                let (g, _) =
-                    people::find_or_create_group(conn, name, now).map_err(|e| match e {
-                        people::PeopleError::Db(d) => TicketError::Db(d),
-                        other => TicketError::Invalid {
-                            field: "group",
-                            message: other.to_string(),
-                        },
-                    })?;
-                cache.groups.insert(name.clone(), g.id);
-            }
-        }
-        let agents = t
-            .assignee
-            .iter()
-            .chain(t.events.iter().filter_map(|e| e.agent.as_ref()));
-        for a in agents {
-            if !cache.agents.contains_key(a.as_str()) {
-                let id = people::find_or_create_agent(conn, a, now)?;
-                cache.agents.insert(a.as_str().to_string(), id);
-            }
-        }
-    }
-
-    // Customers: requesters and other senders, resolved in bulk.
-    let mut wanted: Vec<(&EmailAddress, &str)> = Vec::new();
-    for t in &todo {
-        wanted.push((&t.requester, &t.requester_name));
-        for e in &t.events {
-            if let Change::Message { from: Some(f), .. } = &e.change {
-                wanted.push((f, ""));
-            }
-        }
-    }
-    let customers = people::customers_by_email(conn, &wanted, now)?;
-    let customer = |e: &EmailAddress| customers.get(e.as_str()).copied();
+    let customer = |e: &EmailAddress| people.customers.get(e.as_str()).copied();
     let agent = |e: &Option<EmailAddress>| {
         e.as_ref()
-            .and_then(|a| cache.agents.get(a.as_str()).copied())
+            .and_then(|a| people.agents.get(a.as_str()).copied())
     };
 
     // Ticket rows with their replayed final state.
     let mut rows = Vec::with_capacity(todo.len());
     for t in &todo {
-        let r = replay(t, &cache.groups, &cache.agents);
+        let r = replay(t, &people.groups, &people.agents);
         rows.push((
             tickets::subject.eq(&t.subject),
             tickets::status.eq(r.status.as_str()),
@@ -502,7 +566,7 @@ pub fn import_batch(
                     ev.actor_user_id = None;
                     ev.data = json!({
                         "to_agent": agent(a),
-                        "to_group": group.as_ref().and_then(|g| cache.groups.get(g)),
+                        "to_group": group.as_ref().and_then(|g| people.groups.get(g)),
                     })
                     .to_string();
                 }
@@ -521,14 +585,8 @@ pub fn import_batch(
             new_events.push(ev);
         }
     }
-    for chunk in new_messages.chunks(2000) {
-        let insert = diesel::insert_into(messages::table).values(chunk);
-        crate::on_backend!(conn, |c| insert.execute(c))?;
-    }
-    for chunk in new_events.chunks(3000) {
-        let insert = diesel::insert_into(events::table).values(chunk);
-        crate::on_backend!(conn, |c| insert.execute(c))?;
-    }
+    bulk_insert!(conn, messages::table, &new_messages, 2000);
+    bulk_insert!(conn, events::table, &new_events, 3000);
     let parts: Vec<_> = new_participants
         .into_iter()
         .map(|(t, c)| {
@@ -539,10 +597,7 @@ pub fn import_batch(
             )
         })
         .collect();
-    for chunk in parts.chunks(5000) {
-        let insert = diesel::insert_into(participants::table).values(chunk);
-        crate::on_backend!(conn, |c| insert.execute(c))?;
-    }
+    bulk_insert!(conn, participants::table, &parts, 5000);
     result.imported = todo.len();
     Ok(result)
 }

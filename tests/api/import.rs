@@ -26,9 +26,12 @@ pub fn write_file(lines: &[String]) -> tempfile::NamedTempFile {
 }
 
 fn opts() -> Options {
+    // Small batches and two writers: on PostgreSQL the repeated Z-1 can be
+    // written concurrently, which must still end as one ticket.
     Options {
         batch_size: 2,
         progress: false,
+        writers: Some(2),
     }
 }
 

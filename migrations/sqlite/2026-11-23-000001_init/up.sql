@@ -101,7 +101,8 @@ CREATE TABLE messages (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX messages_ticket ON messages (ticket_id, created_at, id);
-CREATE INDEX messages_mail_message_id ON messages (mail_message_id);
+-- Threading looks mail up by Message-ID; notes and imports have none.
+CREATE INDEX messages_mail_message_id ON messages (mail_message_id) WHERE mail_message_id IS NOT NULL;
 
 -- Attachment bytes are stored once per content hash.
 CREATE TABLE blobs (
