@@ -48,7 +48,7 @@ pub fn serve(config: Config) -> Result<(), Failure> {
     actix_web::rt::System::new().block_on(async move {
         let listen = config.listen;
         let app = Application::build(config, db, &secret)
-            .map_err(|e| Failure::new(super::EX_CONFIG, format!("cannot listen on {listen}: {e}")))?;
+            .map_err(|e| Failure::new(super::EX_UNAVAILABLE, format!("cannot listen on {listen}: {e}")))?;
         tracing::info!(address = %format!("http://{}:{}", listen.ip(), app.port()), db = backend, "listening");
         app.run_until_stopped()
             .await

@@ -94,6 +94,7 @@ pub struct Failure {
 
 pub const EX_DATAERR: u8 = 65;
 pub const EX_NOINPUT: u8 = 66;
+pub const EX_UNAVAILABLE: u8 = 69;
 pub const EX_SOFTWARE: u8 = 70;
 pub const EX_TEMPFAIL: u8 = 75;
 pub const EX_CONFIG: u8 = 78;

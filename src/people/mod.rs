@@ -169,14 +169,30 @@ pub fn find_or_create_customer(
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .unwrap_or(email.local_part());
-    let id = diesel::insert_into(customers::table)
-        .values((
-            customers::email.eq(email.as_str()),
-            customers::name.eq(name),
-            customers::created_at.eq(at),
-        ))
-        .returning(customers::id)
-        .get_result(conn)?;
+    // In a savepoint: on PostgreSQL a concurrent request may create the same
+    // customer first, and the unique violation must not abort our transaction.
+    let inserted = conn.transaction(|c| {
+        diesel::insert_into(customers::table)
+            .values((
+                customers::email.eq(email.as_str()),
+                customers::name.eq(name),
+                customers::created_at.eq(at),
+            ))
+            .returning(customers::id)
+            .get_result(c)
+    });
+    let id = match inserted {
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => {
+            return customers::table
+                .filter(customers::email.eq(email.as_str()))
+                .select(Customer::as_select())
+                .first(conn)
+        }
+        other => other?,
+    };
     Ok(Customer {
         id,
         email: email.to_string(),

@@ -259,7 +259,7 @@ pub fn prepare(line: &str) -> Result<PreparedTicket, String> {
     Ok(PreparedTicket {
         external_id,
         subject,
-        channel: raw.channel.unwrap_or(Channel::Email),
+        channel: raw.channel.unwrap_or(Channel::Import),
         priority: raw.priority.unwrap_or(Priority::Normal),
         group,
         assignee,

@@ -435,3 +435,27 @@ fn concurrent_writers_never_see_a_locked_database() {
         .unwrap();
     assert_eq!(notes, 100);
 }
+
+#[test]
+fn concurrent_first_tickets_from_one_new_customer_all_succeed() {
+    let (db, _g) = test_db();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+    let threads: Vec<_> = (0..6)
+        .map(|i| {
+            let (db, barrier) = (db.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut t = new_ticket(&format!("request {i}"), None);
+                t.requester = EmailAddress::parse("new.person@example.com").unwrap();
+                db.write(|c| ops::create(c, t, now_ms()))
+                    .unwrap_or_else(|e| panic!("ticket {i}: {e}"))
+            })
+        })
+        .collect();
+    let requesters: std::collections::HashSet<i64> = threads
+        .into_iter()
+        .map(|t| t.join().unwrap().ticket_id)
+        .map(|id| requester(&db, id))
+        .collect();
+    assert_eq!(requesters.len(), 1, "one customer for one address");
+}
