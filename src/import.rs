@@ -204,7 +204,7 @@ fn parse_batches(
     file: std::fs::File,
     batch_size: usize,
     bar: &ProgressBar,
-    tx: std::sync::mpsc::SyncSender<Parsed>,
+    tx: mpsc::SyncSender<Parsed>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut line = String::new();

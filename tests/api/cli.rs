@@ -246,3 +246,37 @@ fn import_command_reports_lines_and_a_summary() {
     let (code, _, err) = run_with_stdin(c, "");
     assert_eq!((code, err.contains("no such file")), (66, true), "{err}");
 }
+
+#[test]
+fn json_logs_and_a_settings_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db_url, _guard) = database();
+    let mut c = helpdesk(dir.path(), db_url.as_deref());
+    c.arg("migrate").env("HELPDESK_LOG_FORMAT", "json");
+    let (code, out, err) = run_with_stdin(c, "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("up to date"), "{out}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty(), "a fresh database logs its migrations");
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{l}");
+    }
+
+    // A settings file is read; an unknown key in it is a configuration error.
+    let file = dir.path().join("custom.toml");
+    std::fs::write(&file, "log_format = \"json\"\n").unwrap();
+    let mut c = helpdesk(dir.path(), db_url.as_deref());
+    c.arg("--config").arg(&file).arg("migrate");
+    let (code, _, err) = run_with_stdin(c, "");
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(&file, "lisen = \"127.0.0.1:1\"\n").unwrap();
+    let mut c = helpdesk(dir.path(), db_url.as_deref());
+    c.arg("--config").arg(&file).arg("migrate");
+    let (code, _, err) = run_with_stdin(c, "");
+    assert_eq!(code, 78, "{err}");
+    assert!(
+        err.contains("custom.toml") && err.contains("lisen"),
+        "{err}"
+    );
+}
