@@ -10,6 +10,7 @@ use serde::Deserialize;
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/helpdesk.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_CONFIG_FILE: &str = "helpdesk.toml";
+pub const DEFAULT_MAX_ATTACHMENT_BYTES: usize = 10 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -41,6 +42,7 @@ struct FileConfig {
     support_address: Option<String>,
     secret: Option<String>,
     log_format: Option<String>,
+    max_attachment_bytes: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -53,6 +55,8 @@ pub struct Config {
     /// Signing key; when unset one is generated and stored in the database.
     pub secret: Option<String>,
     pub log_format: LogFormat,
+    /// Largest file a web form accepts (each); the whole upload may hold a few.
+    pub max_attachment_bytes: usize,
 }
 
 impl fmt::Debug for Config {
@@ -66,6 +70,7 @@ impl fmt::Debug for Config {
             .field("support_address", &self.support_address)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("log_format", &self.log_format)
+            .field("max_attachment_bytes", &self.max_attachment_bytes)
             .finish()
     }
 }
@@ -153,7 +158,24 @@ impl Config {
                 })
             }
         };
+        let max_attachment_bytes =
+            match env("HELPDESK_MAX_ATTACHMENT_BYTES").filter(|v| !v.trim().is_empty()) {
+                Some(v) => v.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
+                    key: "max_attachment_bytes",
+                    message: format!("{v:?} is not a number of bytes"),
+                })?,
+                None => file_cfg
+                    .max_attachment_bytes
+                    .unwrap_or(DEFAULT_MAX_ATTACHMENT_BYTES as u64),
+            };
+        if !(1024..=(1u64 << 30)).contains(&max_attachment_bytes) {
+            return Err(ConfigError::Invalid {
+                key: "max_attachment_bytes",
+                message: "must be between 1024 bytes and 1 GiB".into(),
+            });
+        }
         Ok(Config {
+            max_attachment_bytes: max_attachment_bytes as usize,
             database_url,
             listen,
             base_url,

@@ -161,6 +161,7 @@ diesel::table! {
         claimed_at -> Nullable<BigInt>,
         created_at -> BigInt,
         sent_at -> Nullable<BigInt>,
+        body_text -> Nullable<Text>,
     }
 }
 
@@ -180,6 +181,47 @@ diesel::table! {
     settings (key) {
         key -> Text,
         value -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        user_id -> Nullable<BigInt>,
+        customer_id -> Nullable<BigInt>,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> BigInt,
+        key -> Text,
+        at -> BigInt,
+    }
+}
+
+diesel::table! {
+    portal_links (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        customer_id -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    canned_responses (id) {
+        id -> BigInt,
+        title -> Text,
+        body -> Text,
+        created_at -> BigInt,
         updated_at -> BigInt,
     }
 }
@@ -210,6 +252,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     api_tokens,
     settings,
+    sessions,
+    login_failures,
+    portal_links,
+    canned_responses,
 );
 
 /// Every table the migrations create, for the schema comparison test.
@@ -229,4 +275,8 @@ pub const TABLES: &[&str] = &[
     "outbox",
     "api_tokens",
     "settings",
+    "sessions",
+    "login_failures",
+    "portal_links",
+    "canned_responses",
 ];

@@ -1,3 +1,6 @@
-//! Mail: identifiers now; inbound and outbound pipelines land with their issues.
+//! Mail: identifiers and HTML sanitizing now; the inbound and outbound
+//! pipelines land with their issues.
 
 pub mod message_id;
+pub mod outbox;
+pub mod sanitize;

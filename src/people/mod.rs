@@ -324,3 +324,18 @@ pub fn is_member(conn: &mut DbConn, group_id: i64, user_id: i64) -> QueryResult<
         .get_result::<i64>(conn)?
         > 0)
 }
+
+/// Every staff user, active first, by name (assignment menus, admin list).
+pub fn list_staff(conn: &mut DbConn) -> QueryResult<Vec<User>> {
+    users::table
+        .order((users::active.desc(), users::name, users::id))
+        .select(User::as_select())
+        .load(conn)
+}
+
+pub fn list_groups(conn: &mut DbConn) -> QueryResult<Vec<Group>> {
+    groups::table
+        .order(groups::name)
+        .select(Group::as_select())
+        .load(conn)
+}

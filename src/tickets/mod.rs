@@ -1,6 +1,7 @@
 //! The ticket domain: the one place that changes tickets (`ops`), the
 //! lifecycle rules (`state`), reads (`query`) and bulk import (`import`).
 
+pub mod attachments;
 pub mod import;
 pub mod model;
 pub mod ops;

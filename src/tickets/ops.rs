@@ -6,6 +6,7 @@
 use diesel::prelude::*;
 use serde_json::json;
 
+use super::attachments::{self, NewAttachment};
 use super::model::{NewEvent, NewMessage, Ticket};
 use super::state::{self, Action, Outcome};
 use super::types::{Actor, Channel, EventKind, MessageKind, Priority, Status};
@@ -18,6 +19,7 @@ use crate::people::{self, EmailAddress};
 pub const MAX_SUBJECT_CHARS: usize = 1000;
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub const MAX_REASON_CHARS: usize = 1000;
+pub const MAX_ATTACHMENTS: usize = 50;
 
 /// A message's content and, for mail, its threading identifiers.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +29,8 @@ pub struct Body {
     pub mail_message_id: Option<String>,
     pub mail_in_reply_to: Option<String>,
     pub raw_mail_id: Option<i64>,
+    /// Files stored with the message, in the same transaction.
+    pub attachments: Vec<NewAttachment>,
 }
 
 impl Body {
@@ -93,6 +97,12 @@ fn validate_body(body: &Body, required: bool) -> Result<(), TicketError> {
             .is_some_and(|h| h.len() > 4 * MAX_BODY_BYTES)
     {
         return Err(invalid("body", "the message is larger than 1 MiB of text"));
+    }
+    if body.attachments.len() > MAX_ATTACHMENTS {
+        return Err(invalid(
+            "attachments",
+            format!("at most {MAX_ATTACHMENTS} files per message"),
+        ));
     }
     Ok(())
 }
@@ -236,7 +246,7 @@ fn insert_message(
     body: &Body,
     at: i64,
 ) -> QueryResult<i64> {
-    diesel::insert_into(messages::table)
+    let id = diesel::insert_into(messages::table)
         .values(NewMessage {
             ticket_id,
             kind: kind.as_str(),
@@ -250,7 +260,9 @@ fn insert_message(
             created_at: at,
         })
         .returning(messages::id)
-        .get_result(conn)
+        .get_result(conn)?;
+    attachments::store(conn, id, &body.attachments, at)?;
+    Ok(id)
 }
 
 /// Opens a ticket with its first message.

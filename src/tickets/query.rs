@@ -58,6 +58,26 @@ pub enum Scope {
     },
 }
 
+/// What a staff user may see: agents their groups' tickets (and unassigned-group
+/// ones and their own), managers and admins everything.
+pub fn scope_for(conn: &mut DbConn, user: &crate::people::User) -> QueryResult<Scope> {
+    Ok(match user.role() {
+        super::Role::Agent => Scope::Agent {
+            user_id: user.id,
+            group_ids: crate::people::group_ids_of(conn, user.id)?,
+        },
+        super::Role::Manager | super::Role::Admin => Scope::All,
+    })
+}
+
+pub fn is_participant(conn: &mut DbConn, ticket_id: i64, customer_id: i64) -> QueryResult<bool> {
+    Ok(participants::table
+        .find((ticket_id, customer_id))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0)
+}
+
 impl Scope {
     pub fn allows(&self, t: &Ticket) -> bool {
         match self {
@@ -75,22 +95,99 @@ pub enum Filter<T> {
     None,
 }
 
-/// Position after the last row of a page: newest update first, id breaks ties.
+/// Queue orders. Each has one integer sort key (so one keyset cursor shape
+/// serves them all); the id breaks ties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Last update, newest first (the default, and the index the queue uses).
+    #[default]
+    Updated,
+    /// Creation, newest first.
+    Created,
+    /// Priority, most urgent first; then last update.
+    Priority,
+    /// SLA due time, soonest first; tickets without a due time last.
+    Due,
+}
+
+impl Sort {
+    pub const ALL: &'static [Sort] = &[Sort::Updated, Sort::Created, Sort::Priority, Sort::Due];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Updated => "updated",
+            Sort::Created => "created",
+            Sort::Priority => "priority",
+            Sort::Due => "due",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Sort> {
+        Sort::ALL.iter().copied().find(|x| x.as_str() == s)
+    }
+
+    fn ascending(self) -> bool {
+        self == Sort::Due
+    }
+
+    /// The key as SQL (integers and column names only: nothing from input).
+    fn sql(self) -> &'static str {
+        match self {
+            Sort::Updated => "tickets.updated_at",
+            Sort::Created => "tickets.created_at",
+            Sort::Priority => {
+                "(CASE tickets.priority WHEN 'urgent' THEN 3 WHEN 'high' THEN 2 \
+                 WHEN 'normal' THEN 1 ELSE 0 END) * 10000000000000 + tickets.updated_at"
+            }
+            Sort::Due => {
+                "COALESCE(CASE WHEN tickets.first_responded_at IS NULL \
+                 THEN tickets.first_response_due_at END, tickets.resolution_due_at, \
+                 9000000000000000000)"
+            }
+        }
+    }
+
+    /// The same key computed from a row, for the next page's cursor.
+    pub fn key_of(self, t: &Ticket) -> i64 {
+        match self {
+            Sort::Updated => t.updated_at,
+            Sort::Created => t.created_at,
+            Sort::Priority => {
+                let rank = match t.priority() {
+                    super::Priority::Urgent => 3,
+                    super::Priority::High => 2,
+                    super::Priority::Normal => 1,
+                    super::Priority::Low => 0,
+                };
+                rank * 10_000_000_000_000 + t.updated_at
+            }
+            Sort::Due => t
+                .first_responded_at
+                .is_none()
+                .then_some(t.first_response_due_at)
+                .flatten()
+                .or(t.resolution_due_at)
+                .unwrap_or(9_000_000_000_000_000_000),
+        }
+    }
+}
+
+/// Position after the last row of a page: the sort key, then the id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
-    pub updated_at: i64,
+    pub key: i64,
     pub id: i64,
 }
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        format!("{}.{}", self.updated_at, self.id)
+        format!("{}.{}", self.key, self.id)
     }
 
     pub fn decode(s: &str) -> Option<Cursor> {
-        let (u, i) = s.split_once('.')?;
+        let (k, i) = s.split_once('.')?;
         Some(Cursor {
-            updated_at: u.parse().ok()?,
+            key: k.parse().ok()?,
             id: i.parse().ok()?,
         })
     }
@@ -100,11 +197,30 @@ impl Cursor {
 pub struct ListQuery {
     pub scope: Scope,
     pub statuses: Vec<Status>,
+    pub priorities: Vec<super::Priority>,
     pub group: Option<Filter<i64>>,
     pub assignee: Option<Filter<i64>>,
     pub text: Option<String>,
+    pub sort: Sort,
     pub after: Option<Cursor>,
     pub limit: i64,
+}
+
+impl ListQuery {
+    /// Everything the scope allows, newest update first.
+    pub fn new(scope: Scope) -> ListQuery {
+        ListQuery {
+            scope,
+            statuses: Vec::new(),
+            priorities: Vec::new(),
+            group: None,
+            assignee: None,
+            text: None,
+            sort: Sort::Updated,
+            after: None,
+            limit: 50,
+        }
+    }
 }
 
 /// Escapes LIKE wildcards so a search for "100%" means the literal text.
@@ -121,10 +237,9 @@ fn like_pattern(text: &str) -> String {
     p
 }
 
-/// One page of the queue and the cursor of the next page, if any.
-pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Ticket>, Option<Cursor>)> {
-    let mut query = tickets::table.select(Ticket::as_select()).into_boxed();
-    if let Scope::Agent { user_id, group_ids } = &q.scope {
+fn scoped(scope: &Scope) -> tickets::BoxedQuery<'static, <DbConn as diesel::Connection>::Backend> {
+    let mut query = tickets::table.into_boxed();
+    if let Scope::Agent { user_id, group_ids } = scope {
         query = query.filter(
             tickets::group_id
                 .eq_any(group_ids.clone())
@@ -132,9 +247,21 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Ticket>, Optio
                 .or(tickets::assignee_id.eq(*user_id)),
         );
     }
+    query
+}
+
+/// One page of the queue and the cursor of the next page, if any.
+pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Ticket>, Option<Cursor>)> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Bool;
+    let mut query = scoped(&q.scope);
     if !q.statuses.is_empty() {
         let s: Vec<&str> = q.statuses.iter().map(|s| s.as_str()).collect();
         query = query.filter(tickets::status.eq_any(s));
+    }
+    if !q.priorities.is_empty() {
+        let p: Vec<&str> = q.priorities.iter().map(|p| p.as_str()).collect();
+        query = query.filter(tickets::priority.eq_any(p));
     }
     match q.group {
         Some(Filter::Is(g)) => query = query.filter(tickets::group_id.eq(g)),
@@ -163,28 +290,56 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Ticket>, Optio
                 .or(diesel::dsl::exists(in_messages)),
         );
     }
+    let key = q.sort.sql();
+    let (cmp, dir) = if q.sort.ascending() {
+        (">", "ASC")
+    } else {
+        ("<", "DESC")
+    };
     if let Some(c) = q.after {
-        query = query.filter(
-            tickets::updated_at.lt(c.updated_at).or(tickets::updated_at
-                .eq(c.updated_at)
-                .and(tickets::id.lt(c.id))),
-        );
+        // Integers only are formatted into the SQL: the cursor was parsed as i64.
+        query = query.filter(sql::<Bool>(&format!(
+            "(({key}) {cmp} {k} OR (({key}) = {k} AND tickets.id {cmp} {id}))",
+            k = c.key,
+            id = c.id
+        )));
     }
     let limit = q.limit.clamp(1, 500);
-    let mut rows = query
-        .order((tickets::updated_at.desc(), tickets::id.desc()))
+    let mut rows: Vec<Ticket> = query
+        .select(Ticket::as_select())
+        .order(sql::<diesel::sql_types::BigInt>(&format!(
+            "{key} {dir}, tickets.id {dir}"
+        )))
         .limit(limit + 1)
         .load(conn)?;
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|t| Cursor {
-            updated_at: t.updated_at,
+            key: q.sort.key_of(t),
             id: t.id,
         })
     } else {
         None
     };
     Ok((rows, next))
+}
+
+/// Tickets per status within a scope (the queue's tabs).
+pub fn status_counts(conn: &mut DbConn, scope: &Scope) -> QueryResult<Vec<(String, i64)>> {
+    let counts = tickets::table
+        .group_by(tickets::status)
+        .select((tickets::status, diesel::dsl::count_star()));
+    match scope {
+        Scope::All => counts.load(conn),
+        Scope::Agent { user_id, group_ids } => counts
+            .filter(
+                tickets::group_id
+                    .eq_any(group_ids.clone())
+                    .or(tickets::group_id.is_null())
+                    .or(tickets::assignee_id.eq(*user_id)),
+            )
+            .load(conn),
+    }
 }
 
 #[cfg(test)]
@@ -194,7 +349,7 @@ mod tests {
     #[test]
     fn cursor_round_trip_and_garbage() {
         let c = Cursor {
-            updated_at: 1_700_000_000_123,
+            key: 1_700_000_000_123,
             id: 42,
         };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));

@@ -3,6 +3,7 @@
 
 pub mod api;
 mod health;
+pub mod ui;
 
 use std::net::TcpListener;
 
@@ -19,6 +20,7 @@ pub struct AppState {
     pub db: Db,
     pub config: Config,
     pub signer: MessageIdSigner,
+    pub csrf: ui::csrf::CsrfKey,
 }
 
 pub struct Application {
@@ -32,7 +34,13 @@ impl Application {
         let listener = TcpListener::bind(config.listen)?;
         let port = listener.local_addr()?.port();
         let signer = MessageIdSigner::new(secret, &config.mail_domain());
-        let state = web::Data::new(AppState { db, config, signer });
+        let csrf = ui::csrf::CsrfKey::derive(secret);
+        let state = web::Data::new(AppState {
+            db,
+            config,
+            signer,
+            csrf,
+        });
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(TracingLogger::default())
@@ -42,7 +50,7 @@ impl Application {
                 .app_data(api::path_config())
                 .configure(health::routes)
                 .configure(api::routes)
-                .default_service(web::to(api::not_found))
+                .configure(ui::routes)
         })
         .listen(listener)?
         .shutdown_timeout(20)

@@ -15,8 +15,14 @@ async fn healthz_reports_ok_and_the_backend() {
 }
 
 #[tokio::test]
-async fn unknown_routes_are_json_404s() {
+async fn unknown_routes_are_404s_json_under_the_api_and_html_elsewhere() {
     let app = spawn_app().await;
+    for path in ["/api/v1/no/such/thing", "/api/nothing"] {
+        let r = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
     let r = app
         .client
         .get(app.url("/no/such/page"))
@@ -24,6 +30,9 @@ async fn unknown_routes_are_json_404s() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
-    let body: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "not_found");
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(r.text().await.unwrap().contains("Not found"));
 }

@@ -208,3 +208,147 @@ pub fn event_types(detail: &Value) -> Vec<String> {
         .map(|e| e["type"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// The password `staff()` gives every user.
+pub const PASSWORD: &str = "a long test password";
+
+/// A browser-like client: keeps cookies, does not follow redirects (tests
+/// look at them), and finds the CSRF token in the pages it fetched.
+pub struct Browser {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub csrf: String,
+}
+
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub content_type: String,
+    pub body: String,
+}
+
+/// The first `name="csrf" value="…"` of a page.
+pub fn csrf_of(html: &str) -> Option<String> {
+    let i = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    let end = html[i..].find('"')?;
+    Some(html[i..i + end].to_string())
+}
+
+impl Browser {
+    pub fn new(app: &TestApp) -> Browser {
+        Browser {
+            base: app.address.clone(),
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            csrf: String::new(),
+        }
+    }
+
+    async fn page(&mut self, r: reqwest::Response) -> Page {
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let body = r.text().await.unwrap_or_default();
+        if let Some(t) = csrf_of(&body) {
+            self.csrf = t;
+        }
+        Page {
+            status,
+            location,
+            content_type,
+            body,
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
+        self.page(r).await
+    }
+
+    /// POSTs a urlencoded form with the current CSRF token added.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut all: Vec<(&str, &str)> = vec![("csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        let body = serde_html_form_encode(&all);
+        self.post_raw(path, body).await
+    }
+
+    /// POSTs a urlencoded body exactly as given (no token added).
+    pub async fn post_raw(&mut self, path: &str, body: String) -> Page {
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        self.page(r).await
+    }
+
+    /// POSTs a multipart form (text fields and files) with the CSRF token.
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &str, Vec<u8>)],
+    ) -> Page {
+        let mut form = reqwest::multipart::Form::new().text("csrf", self.csrf.clone());
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        for (field, name, ctype, data) in files {
+            let part = reqwest::multipart::Part::bytes(data.clone())
+                .file_name(name.to_string())
+                .mime_str(ctype)
+                .unwrap();
+            form = form.part(field.to_string(), part);
+        }
+        let r = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .multipart(form)
+            .send()
+            .await
+            .expect("request");
+        self.page(r).await
+    }
+
+    /// Signs in as staff; panics unless it worked.
+    pub async fn login(&mut self, email: &str) {
+        self.get("/login").await;
+        let p = self
+            .post("/login", &[("email", email), ("password", PASSWORD)])
+            .await;
+        assert_eq!(p.status, 303, "sign-in as {email} failed: {}", p.body);
+    }
+}
+
+pub fn serde_html_form_encode(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                form_urlencoded::byte_serialize(k.as_bytes()).collect::<String>(),
+                form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}

@@ -8,3 +8,4 @@ mod import;
 mod lifecycle;
 mod schema;
 mod tickets_api;
+mod web_ui;

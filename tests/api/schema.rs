@@ -96,6 +96,10 @@ fn schema_rs() -> BTreeMap<String, Vec<String>> {
         outbox,
         api_tokens,
         settings,
+        sessions,
+        login_failures,
+        portal_links,
+        canned_responses,
     );
     assert_eq!(
         rendered.len(),

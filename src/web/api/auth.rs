@@ -8,9 +8,9 @@ use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use super::error::ApiError;
 use crate::auth::tokens;
 use crate::db::{DbConn, DbError};
-use crate::people::{self, User};
+use crate::people::User;
 use crate::tickets::query::Scope;
-use crate::tickets::{Role, Ticket};
+use crate::tickets::Ticket;
 use crate::web::AppState;
 
 /// The staff user behind the request's token, with what they may see.
@@ -63,13 +63,9 @@ impl FromRequest for ApiUser {
                         .db
                         .write(|c| tokens::touch(c, owner.token_id, now).map_err(DbError::from))?;
                 }
-                let scope = match owner.user.role() {
-                    Role::Agent => Scope::Agent {
-                        user_id: owner.user.id,
-                        group_ids: state.db.query(|c| people::group_ids_of(c, owner.user.id))?,
-                    },
-                    Role::Manager | Role::Admin => Scope::All,
-                };
+                let scope = state
+                    .db
+                    .query(|c| crate::tickets::query::scope_for(c, &owner.user))?;
                 Ok(ApiUser {
                     user: owner.user,
                     scope,

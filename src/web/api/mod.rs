@@ -4,7 +4,7 @@ mod auth;
 mod error;
 mod json;
 mod tickets;
-mod views;
+pub(crate) mod views;
 
 pub use auth::ApiUser;
 pub use error::ApiError;
@@ -16,7 +16,15 @@ use actix_web::{web, HttpRequest};
 pub const MAX_BODY: usize = 2 << 20;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::scope("/api/v1").configure(tickets::routes));
+    cfg.service(
+        web::scope("/api")
+            .service(
+                web::scope("/v1")
+                    .configure(tickets::routes)
+                    .default_service(web::to(not_found)),
+            )
+            .default_service(web::to(not_found)),
+    );
 }
 
 pub fn json_config() -> web::PayloadConfig {

@@ -131,13 +131,13 @@ async fn list(
                 Some(a) => Some(Filter::Is(agent_id(c, "assignee", &parse_ref(a))?)),
             };
             let q = ListQuery {
-                scope: user.scope.clone(),
                 statuses,
                 group,
                 assignee,
                 text: p.q,
                 after,
                 limit,
+                ..ListQuery::new(user.scope.clone())
             };
             let (rows, next) = query::list(c, &q)?;
             Ok(json!({

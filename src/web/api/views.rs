@@ -82,14 +82,14 @@ pub struct DetailView {
 
 /// Names for the ids a set of rows mentions.
 #[derive(Default)]
-struct Names {
-    users: HashMap<i64, PersonRef>,
-    customers: HashMap<i64, PersonRef>,
-    groups: HashMap<i64, GroupRef>,
+pub(crate) struct Names {
+    pub users: HashMap<i64, PersonRef>,
+    pub customers: HashMap<i64, PersonRef>,
+    pub groups: HashMap<i64, GroupRef>,
 }
 
 impl Names {
-    fn load(
+    pub fn load(
         conn: &mut DbConn,
         user_ids: HashSet<i64>,
         customer_ids: HashSet<i64>,
@@ -145,7 +145,7 @@ impl Names {
         Ok(n)
     }
 
-    fn person(&self, user: Option<i64>, customer: Option<i64>) -> Option<PersonRef> {
+    pub fn person(&self, user: Option<i64>, customer: Option<i64>) -> Option<PersonRef> {
         user.and_then(|id| self.users.get(&id))
             .or_else(|| customer.and_then(|id| self.customers.get(&id)))
             .cloned()
@@ -175,7 +175,7 @@ impl Names {
     }
 }
 
-fn ids_of(tickets: &[Ticket]) -> (HashSet<i64>, HashSet<i64>, HashSet<i64>) {
+pub(crate) fn ids_of(tickets: &[Ticket]) -> (HashSet<i64>, HashSet<i64>, HashSet<i64>) {
     (
         tickets.iter().filter_map(|t| t.assignee_id).collect(),
         tickets.iter().map(|t| t.requester_id).collect(),

@@ -1,0 +1,95 @@
+//! What every page shows around its content: the navigation for who is
+//! signed in, the CSRF token for its forms, a notice after an action, and
+//! the versioned asset URLs.
+
+use super::assets;
+use crate::people::{Customer, User};
+use crate::tickets::Role;
+
+pub struct Chrome {
+    pub title: String,
+    pub csrf: String,
+    pub staff_name: Option<String>,
+    pub customer_name: Option<String>,
+    pub is_manager: bool,
+    pub is_admin: bool,
+    pub notice: Option<&'static str>,
+    /// Which top-level section to mark as current.
+    pub section: &'static str,
+}
+
+impl Chrome {
+    pub fn new(title: impl Into<String>, csrf: &str) -> Chrome {
+        Chrome {
+            title: title.into(),
+            csrf: csrf.to_string(),
+            staff_name: None,
+            customer_name: None,
+            is_manager: false,
+            is_admin: false,
+            notice: None,
+            section: "",
+        }
+    }
+
+    pub fn staff(mut self, user: &User) -> Chrome {
+        self.staff_name = Some(user.name.clone());
+        self.is_manager = matches!(user.role(), Role::Manager | Role::Admin);
+        self.is_admin = user.role() == Role::Admin;
+        self
+    }
+
+    pub fn customer(mut self, c: &Customer) -> Chrome {
+        self.customer_name = Some(c.name.clone());
+        self
+    }
+
+    pub fn section(mut self, s: &'static str) -> Chrome {
+        self.section = s;
+        self
+    }
+
+    /// The notice for a `?done=` code set by the action that redirected here.
+    pub fn notice(mut self, code: Option<&str>) -> Chrome {
+        self.notice = code.and_then(notice_text);
+        self
+    }
+
+    pub fn css(&self) -> &'static str {
+        assets::url("app.css")
+    }
+
+    pub fn js(&self) -> &'static str {
+        assets::url("app.js")
+    }
+
+    pub fn current(&self, s: &str) -> &'static str {
+        if self.section == s {
+            "page"
+        } else {
+            "false"
+        }
+    }
+}
+
+/// Fixed texts, so a link cannot put words on our page.
+fn notice_text(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "reply" => "Reply queued for sending.",
+        "reply_resolved" => "Reply queued and ticket resolved.",
+        "note" => "Internal note added.",
+        "assign" => "Assignment saved.",
+        "priority" => "Priority changed.",
+        "escalate" => "Ticket escalated.",
+        "resolve" => "Ticket resolved.",
+        "reopen" => "Ticket reopened.",
+        "close" => "Ticket closed.",
+        "unchanged" => "Nothing changed.",
+        "bulk" => "Selected tickets updated.",
+        "saved" => "Saved.",
+        "deleted" => "Deleted.",
+        "signed_out" => "You are signed out.",
+        "sent" => "Message sent.",
+        _ => return None,
+    })
+}

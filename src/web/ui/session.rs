@@ -1,0 +1,312 @@
+//! Who is at the browser: the session cookie, the CSRF seed cookie, and the
+//! extractors handlers take — `Visitor` (anyone), `Staff` (signed-in staff,
+//! else a redirect to /login) and `PortalUser` (a signed-in customer, else a
+//! redirect to /portal/login).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::body::MessageBody;
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+
+use super::error::PageError;
+use crate::auth::sessions::{self, Found};
+use crate::db::{DbConn, DbError};
+use crate::people::{Customer, User};
+use crate::tickets::query::{self, Scope};
+use crate::tickets::{Role, Ticket};
+use crate::web::AppState;
+
+pub const SESSION_COOKIE: &str = "hd_session";
+pub const SEED_COOKIE: &str = "hd_seed";
+
+/// A seed minted for this request (the browser had none yet).
+#[derive(Clone)]
+struct NewSeed(String);
+
+/// A cookie as every one of ours is: HttpOnly, SameSite=Lax, Secure when
+/// the site is served over https, for the whole site.
+pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .finish()
+}
+
+/// A Set-Cookie that deletes `name`.
+pub fn removal(name: &'static str, secure: bool) -> Cookie<'static> {
+    let mut c = cookie(name, String::new(), secure);
+    c.set_max_age(CookieDuration::ZERO);
+    c
+}
+
+pub fn secure_cookies(state: &AppState) -> bool {
+    state
+        .config
+        .base_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"))
+}
+
+/// The per-browser secret a CSRF token binds to: the session cookie when
+/// there is one, else the seed cookie (minted by `browser_layer`).
+fn csrf_seed(req: &HttpRequest) -> Option<String> {
+    if let Some(c) = req.cookie(SESSION_COOKIE).filter(|c| !c.value().is_empty()) {
+        return Some(c.value().to_string());
+    }
+    if let Some(c) = req.cookie(SEED_COOKIE).filter(|c| !c.value().is_empty()) {
+        return Some(c.value().to_string());
+    }
+    req.extensions().get::<NewSeed>().map(|s| s.0.clone())
+}
+
+pub fn csrf_token(req: &HttpRequest, state: &AppState) -> String {
+    match csrf_seed(req) {
+        Some(seed) => state.csrf.token(&seed),
+        None => String::new(),
+    }
+}
+
+pub fn csrf_valid(req: &HttpRequest, state: &AppState, submitted: &str) -> bool {
+    match csrf_seed(req) {
+        Some(seed) => state.csrf.verify(&seed, submitted),
+        None => false,
+    }
+}
+
+/// Middleware for every page: mints the CSRF seed cookie for a new browser
+/// and adds the security headers pages need.
+pub async fn browser_layer(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let has_cookie = req.cookie(SESSION_COOKIE).is_some() || req.cookie(SEED_COOKIE).is_some();
+    let seed = (!has_cookie).then(crate::auth::random_token);
+    if let Some(s) = &seed {
+        req.extensions_mut().insert(NewSeed(s.clone()));
+    }
+    let secure = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|s| secure_cookies(s));
+    let mut res = next.call(req).await?;
+    if let Some(s) = seed {
+        let _ = res
+            .response_mut()
+            .add_cookie(&cookie(SEED_COOKIE, s, secure));
+    }
+    let h = res.headers_mut();
+    let defaults = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+             object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    ];
+    for (name, value) in defaults {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(res)
+}
+
+fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, PageError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| PageError::Internal("no app state".into()))
+}
+
+/// Looks the session cookie up (and slides its expiry), off the async workers.
+async fn current_session(
+    req: &HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<Option<Found>, PageError> {
+    let Some(token) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) else {
+        return Ok(None);
+    };
+    if token.is_empty() {
+        return Ok(None);
+    }
+    web::block(move || -> Result<Option<Found>, PageError> {
+        let now = crate::time::now_ms();
+        let Some(session) = state.db.query(|c| sessions::lookup(c, &token, now))? else {
+            return Ok(None);
+        };
+        if session.stale {
+            state
+                .db
+                .write(|c| sessions::touch(c, &session, now).map_err(DbError::from))?;
+        }
+        Ok(Some(session.found))
+    })
+    .await?
+}
+
+fn next_path(req: &HttpRequest) -> String {
+    // Only ever a local path, so the redirect after sign-in stays on this site.
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    if req.method() == actix_web::http::Method::GET {
+        pq.to_string()
+    } else {
+        req.path().to_string()
+    }
+}
+
+/// Anyone: signed in or not. Public pages take this for the CSRF token.
+pub struct Visitor {
+    pub csrf: String,
+    pub staff: Option<User>,
+    pub customer: Option<Customer>,
+}
+
+impl FromRequest for Visitor {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state_of(&req)?;
+            let csrf = csrf_token(&req, &state);
+            let (staff, customer) = match current_session(&req, state).await? {
+                Some(Found::Staff(u)) => (Some(u), None),
+                Some(Found::Customer(c)) => (None, Some(c)),
+                None => (None, None),
+            };
+            Ok(Visitor {
+                csrf,
+                staff,
+                customer,
+            })
+        })
+    }
+}
+
+/// A signed-in staff user with what they may see.
+pub struct Staff {
+    pub user: User,
+    pub scope: Scope,
+    pub csrf: String,
+}
+
+impl Staff {
+    pub fn role(&self) -> Role {
+        self.user.role()
+    }
+
+    pub fn is_manager(&self) -> bool {
+        matches!(self.role(), Role::Manager | Role::Admin)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role() == Role::Admin
+    }
+
+    pub fn require_admin(&self) -> Result<(), PageError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(PageError::Forbidden(
+                "only admins can open this page".into(),
+            ))
+        }
+    }
+
+    /// A ticket the user may act on: 404 when missing, 403 outside their groups.
+    pub fn ticket(&self, conn: &mut DbConn, id: i64) -> Result<Ticket, PageError> {
+        let t = query::ticket(conn, id)?
+            .ok_or_else(|| PageError::NotFound(format!("ticket {id} not found")))?;
+        if !self.scope.allows(&t) {
+            return Err(PageError::Forbidden(format!(
+                "ticket {id} belongs to a group you are not a member of"
+            )));
+        }
+        Ok(t)
+    }
+}
+
+impl FromRequest for Staff {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state_of(&req)?;
+            let csrf = csrf_token(&req, &state);
+            let sign_in = || PageError::SignIn {
+                login: "/login",
+                next: next_path(&req),
+            };
+            let Some(Found::Staff(user)) = current_session(&req, state.clone()).await? else {
+                return Err(sign_in());
+            };
+            if !user.can_login() {
+                return Err(sign_in());
+            }
+            let scope = {
+                let user = user.clone();
+                web::block(move || state.db.query(|c| query::scope_for(c, &user))).await??
+            };
+            Ok(Staff { user, scope, csrf })
+        })
+    }
+}
+
+/// A customer signed in to the portal.
+pub struct PortalUser {
+    pub customer: Customer,
+    pub csrf: String,
+}
+
+impl PortalUser {
+    /// One of the customer's own tickets (requester or CC'd). Any other id is
+    /// "not found": a customer learns nothing about other people's tickets.
+    pub fn ticket(&self, conn: &mut DbConn, id: i64) -> Result<Ticket, PageError> {
+        let not_found = || PageError::NotFound(format!("ticket {id} not found"));
+        let t = query::ticket(conn, id)?.ok_or_else(not_found)?;
+        if t.requester_id == self.customer.id
+            || query::is_participant(conn, t.id, self.customer.id)?
+        {
+            Ok(t)
+        } else {
+            Err(not_found())
+        }
+    }
+}
+
+impl FromRequest for PortalUser {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state_of(&req)?;
+            let csrf = csrf_token(&req, &state);
+            match current_session(&req, state).await? {
+                Some(Found::Customer(customer)) => Ok(PortalUser { customer, csrf }),
+                _ => Err(PageError::SignIn {
+                    login: "/portal/login",
+                    next: next_path(&req),
+                }),
+            }
+        })
+    }
+}
