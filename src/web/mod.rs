@@ -21,6 +21,10 @@ pub struct AppState {
     pub config: Config,
     pub signer: MessageIdSigner,
     pub csrf: ui::csrf::CsrfKey,
+    /// Where people reach this server: `HELPDESK_BASE_URL`, else the bound
+    /// address. Links in mail use it, never the request's Host header (which
+    /// a client chooses).
+    pub base_url: String,
 }
 
 pub struct Application {
@@ -35,11 +39,16 @@ impl Application {
         let port = listener.local_addr()?.port();
         let signer = MessageIdSigner::new(secret, &config.mail_domain());
         let csrf = ui::csrf::CsrfKey::derive(secret);
+        let base_url = config
+            .base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}:{port}", config.listen.ip()));
         let state = web::Data::new(AppState {
             db,
             config,
             signer,
             csrf,
+            base_url,
         });
         let server = HttpServer::new(move || {
             App::new()
