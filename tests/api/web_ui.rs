@@ -766,6 +766,8 @@ async fn pages_carry_security_headers_and_assets_are_cached() {
         .starts_with("text/css"));
     let p = b.get("/static/nothing.css").await;
     assert_eq!(p.status, 404);
+    let p = b.get("/login").await;
+    assert!(p.content_type.starts_with("text/html; charset=utf-8"));
     let p = b.get("/").await;
     assert_eq!(p.location.as_deref(), Some("/login"));
 }
