@@ -125,13 +125,23 @@ pub fn staff(db: &Db, email: &str, role: Role, groups: &[&str]) -> (i64, String)
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// `spawn_app` with extra settings, as `HELPDESK_*` variables would give them.
+pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
     let (url, guard) = fresh_database_url();
     let db = Db::connect(&url).expect("test database");
-    let config = Config::from_sources(None, |k| match k {
-        "HELPDESK_DATABASE_URL" => Some(url.clone()),
-        "HELPDESK_LISTEN" => Some("127.0.0.1:0".into()),
-        "HELPDESK_SUPPORT_ADDRESS" => Some("help@support.example.com".into()),
-        _ => None,
+    let config = Config::from_sources(None, |k| {
+        if let Some((_, v)) = settings.iter().find(|(key, _)| *key == k) {
+            return Some(v.to_string());
+        }
+        match k {
+            "HELPDESK_DATABASE_URL" => Some(url.clone()),
+            "HELPDESK_LISTEN" => Some("127.0.0.1:0".into()),
+            "HELPDESK_SUPPORT_ADDRESS" => Some("help@support.example.com".into()),
+            _ => None,
+        }
     })
     .unwrap();
     let app = Application::build(config, db.clone(), SECRET).expect("build app");

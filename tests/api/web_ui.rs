@@ -7,7 +7,7 @@ use helpdesk::db::schema::{attachments, events, messages, outbox, tickets};
 use helpdesk::tickets::Role;
 use serde_json::json;
 
-use crate::helpers::{serde_html_form_encode, spawn_app, staff, Browser, TestApp};
+use crate::helpers::{serde_html_form_encode, spawn_app, spawn_app_with, staff, Browser, TestApp};
 
 async fn agent_browser(app: &TestApp, email: &str, groups: &[&str]) -> Browser {
     staff(&app.db, email, Role::Agent, groups);
@@ -770,4 +770,70 @@ async fn pages_carry_security_headers_and_assets_are_cached() {
     assert!(p.content_type.starts_with("text/html; charset=utf-8"));
     let p = b.get("/").await;
     assert_eq!(p.location.as_deref(), Some("/login"));
+}
+
+#[tokio::test]
+async fn cookies_are_secure_when_the_site_is_https() {
+    let app = spawn_app_with(&[("HELPDESK_BASE_URL", "https://help.example.com")]).await;
+    staff(&app.db, "agent@example.com", Role::Agent, &[]);
+    let b = Browser::new(&app);
+    let r = b
+        .client
+        .get(format!("{}/login", b.base))
+        .send()
+        .await
+        .unwrap();
+    let seed = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        seed.contains("Secure") && seed.contains("HttpOnly"),
+        "{seed}"
+    );
+    let html = r.text().await.unwrap();
+    let csrf = crate::helpers::csrf_of(&html).unwrap();
+    let r = b
+        .client
+        .post(format!("{}/login", b.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_html_form_encode(&[
+            ("csrf", &csrf),
+            ("email", "agent@example.com"),
+            ("password", crate::helpers::PASSWORD),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with("hd_session=") && cookie.contains("Secure"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_rate_limited_per_address() {
+    let app = spawn_app().await;
+    staff(&app.db, "agent@example.com", Role::Agent, &[]);
+    let mut b = Browser::new(&app);
+    b.get("/login").await;
+    for i in 0..20 {
+        let email = format!("guess{i}@example.com");
+        let p = b
+            .post(
+                "/login",
+                &[("email", &email), ("password", "wrong password")],
+            )
+            .await;
+        assert_eq!(p.status, 401);
+    }
+    let p = b
+        .post(
+            "/login",
+            &[
+                ("email", "agent@example.com"),
+                ("password", crate::helpers::PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 429, "the address is blocked for a while");
 }

@@ -123,6 +123,8 @@ async fn submit(
             (true, Some(u)) => {
                 let token = st.db.write(|c| {
                     ratelimit::clear_account(c, &account)?;
+                    // Housekeeping where it costs nothing extra: a write is open anyway.
+                    sessions::purge_expired(c, now)?;
                     sessions::create(c, sessions::Who::Staff(u.id), now).map_err(DbError::from)
                 })?;
                 tracing::info!(user_id = u.id, "staff sign-in");
