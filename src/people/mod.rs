@@ -142,6 +142,18 @@ pub fn find_or_create_agent(conn: &mut DbConn, email: &EmailAddress, at: i64) ->
         .get_result(conn)
 }
 
+/// The customer with this address, if we know one (never creates one).
+pub fn find_customer_by_email(
+    conn: &mut DbConn,
+    email: &EmailAddress,
+) -> QueryResult<Option<Customer>> {
+    customers::table
+        .filter(customers::email.eq(email.as_str()))
+        .select(Customer::as_select())
+        .first(conn)
+        .optional()
+}
+
 pub fn find_customer(conn: &mut DbConn, id: i64) -> QueryResult<Option<Customer>> {
     customers::table
         .find(id)

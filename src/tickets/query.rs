@@ -47,6 +47,28 @@ pub fn participants(conn: &mut DbConn, ticket_id: i64) -> QueryResult<Vec<Custom
         .load(conn)
 }
 
+/// A customer's own tickets (as requester or CC'd participant), newest
+/// update first.
+pub fn customer_tickets(
+    conn: &mut DbConn,
+    customer_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<Ticket>> {
+    let cc = participants::table
+        .filter(participants::customer_id.eq(customer_id))
+        .select(participants::ticket_id);
+    tickets::table
+        .filter(
+            tickets::requester_id
+                .eq(customer_id)
+                .or(tickets::id.eq_any(cc)),
+        )
+        .order((tickets::updated_at.desc(), tickets::id.desc()))
+        .limit(limit)
+        .select(Ticket::as_select())
+        .load(conn)
+}
+
 /// Which tickets a reader may see.
 #[derive(Debug, Clone)]
 pub enum Scope {

@@ -6,6 +6,7 @@ mod health;
 mod helpers;
 mod import;
 mod lifecycle;
+mod portal;
 mod schema;
 mod tickets_api;
 mod web_ui;

@@ -90,6 +90,10 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "deleted" => "Deleted.",
         "signed_out" => "You are signed out.",
         "sent" => "Message sent.",
+        "signed_in" => "You are signed in.",
+        "follow_up" => {
+            "That request was closed, so your message opened this new request, linked to it."
+        }
         _ => return None,
     })
 }

@@ -11,9 +11,11 @@ mod fmt;
 pub mod forms;
 mod layout;
 mod login;
+mod portal;
 mod queue;
 pub mod session;
 mod ticket;
+mod webform;
 
 pub use error::PageError;
 pub use layout::Chrome;
@@ -35,6 +37,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(queue::routes)
             .configure(ticket::routes)
             .configure(files::routes)
+            .configure(webform::routes)
+            .configure(portal::routes)
             .default_service(web::to(not_found)),
     );
 }
