@@ -52,7 +52,7 @@ impl Application {
         });
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 .app_data(state.clone())
                 .app_data(api::json_config())
                 .app_data(api::query_config())

@@ -55,6 +55,7 @@ fn serve_starts_with_no_setup_and_stops_on_sigterm() {
     let mut child = helpdesk(dir.path(), db_url.as_deref())
         .arg("serve")
         .env("HELPDESK_LISTEN", "127.0.0.1:0")
+        .env("HELPDESK_LOG", "debug")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -85,7 +86,10 @@ fn serve_starts_with_no_setup_and_stops_on_sigterm() {
             "SQLite file created under data/"
         );
     }
-    let body = reqwest::blocking_get(port);
+    let body = reqwest::blocking_get(port, "/healthz");
+    // A sign-in link's secret is in its query string: it must not be logged.
+    let page = reqwest::blocking_get(port, "/portal/auth?token=leakcheck0123456789");
+    assert!(page.contains("link"), "{page}");
     let expected = if db_url.is_some() {
         "postgres"
     } else {
@@ -101,22 +105,31 @@ fn serve_starts_with_no_setup_and_stops_on_sigterm() {
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("shut down")), "{rest:#?}");
+    let all: Vec<&String> = log.iter().chain(rest.iter()).collect();
+    assert!(
+        all.iter().any(|l| l.contains("/portal/auth")),
+        "requests are logged (at debug): {all:#?}"
+    );
+    assert!(
+        !all.iter().any(|l| l.contains("leakcheck0123456789")),
+        "a token reached the log: {all:#?}"
+    );
 }
 
 /// A tiny blocking GET (the suite's reqwest has no blocking feature).
 mod reqwest {
     use std::io::{Read, Write};
 
-    pub fn blocking_get(port: u16) -> String {
+    pub fn blocking_get(port: u16, path: &str) -> String {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         write!(
             s,
-            "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
         )
         .unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).unwrap();
-        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        assert!(out.starts_with("HTTP/1.1 "), "{out}");
         out.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
     }
 }
