@@ -2,6 +2,7 @@
 //! admins and customers. Handlers stay thin: extract (the session and form
 //! extractors check sign-in and CSRF), authorize, call the domain, render.
 
+mod admin;
 mod assets;
 mod conversation;
 pub mod csrf;
@@ -35,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(queue::routes)
             .configure(ticket::routes)
             .configure(files::routes)
+            .configure(admin::routes)
             .default_service(web::to(not_found)),
     );
 }
