@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod import;
 pub mod mail;
+pub mod mailboxes;
 pub mod people;
 pub mod settings;
 pub mod telemetry;

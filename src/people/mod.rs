@@ -56,6 +56,14 @@ pub struct Group {
 pub enum PeopleError {
     #[error("a staff user with email {0} already exists")]
     UserExists(String),
+    #[error("a group named {0:?} already exists")]
+    GroupExists(String),
+    #[error("staff user {0} not found")]
+    UserNotFound(i64),
+    #[error("group {0} not found")]
+    GroupNotFound(i64),
+    #[error("{0} is the last active admin: make another user an admin first, or nobody could manage this help desk")]
+    LastAdmin(String),
     #[error("{field}: {message}")]
     Invalid {
         field: &'static str,
@@ -86,17 +94,27 @@ pub fn create_user(conn: &mut DbConn, new: NewStaff<'_>, at: i64) -> Result<User
     if find_user_by_email(conn, new.email)?.is_some() {
         return Err(PeopleError::UserExists(new.email.to_string()));
     }
-    let id: i64 = diesel::insert_into(users::table)
-        .values((
-            users::email.eq(new.email.as_str()),
-            users::name.eq(name),
-            users::role.eq(new.role.as_str()),
-            users::password_hash.eq(new.password_hash),
-            users::active.eq(true),
-            users::created_at.eq(at),
-        ))
-        .returning(users::id)
-        .get_result(conn)?;
+    // In a savepoint: a concurrent request (PostgreSQL) may take the address
+    // first, and that must read as "exists", not abort the transaction.
+    let inserted = conn.transaction(|c| {
+        diesel::insert_into(users::table)
+            .values((
+                users::email.eq(new.email.as_str()),
+                users::name.eq(name),
+                users::role.eq(new.role.as_str()),
+                users::password_hash.eq(new.password_hash),
+                users::active.eq(true),
+                users::created_at.eq(at),
+            ))
+            .returning(users::id)
+            .get_result::<i64>(c)
+    });
+    let id = match inserted {
+        Err(e) if is_unique_violation(&e) => {
+            return Err(PeopleError::UserExists(new.email.to_string()))
+        }
+        other => other?,
+    };
     Ok(find_user(conn, id)?.ok_or(diesel::result::Error::NotFound)?)
 }
 
@@ -116,12 +134,97 @@ pub fn find_user(conn: &mut DbConn, id: i64) -> QueryResult<Option<User>> {
         .optional()
 }
 
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// Admins who can sign in (active, with a password): the people who can
+/// manage the help desk.
 pub fn count_admins(conn: &mut DbConn) -> QueryResult<i64> {
     users::table
         .filter(users::role.eq(Role::Admin.as_str()))
+        .filter(users::active.eq(true))
         .filter(users::password_hash.is_not_null())
         .count()
         .get_result(conn)
+}
+
+/// What an admin may change about a staff user (not the email: it is the
+/// sign-in name and what mail threading knows them by).
+pub struct UserUpdate<'a> {
+    pub name: &'a str,
+    pub role: Role,
+    pub active: bool,
+}
+
+/// Changes name, role and active flag. Refuses a change that would leave no
+/// admin able to sign in.
+pub fn update_user(
+    conn: &mut DbConn,
+    id: i64,
+    change: UserUpdate<'_>,
+) -> Result<User, PeopleError> {
+    let name = change.name.trim();
+    if name.is_empty() {
+        return Err(PeopleError::Invalid {
+            field: "name",
+            message: "a name is required".into(),
+        });
+    }
+    let user = find_user(conn, id)?.ok_or(PeopleError::UserNotFound(id))?;
+    let stays_admin = change.role == Role::Admin && change.active;
+    if !stays_admin {
+        ensure_other_admin(conn, &user)?;
+    }
+    diesel::update(users::table.find(id))
+        .set((
+            users::name.eq(name),
+            users::role.eq(change.role.as_str()),
+            users::active.eq(change.active),
+        ))
+        .execute(conn)?;
+    find_user(conn, id)?.ok_or(PeopleError::UserNotFound(id))
+}
+
+/// Err(LastAdmin) when `user` is an admin who can sign in and no other is.
+/// On PostgreSQL the admins' rows stay locked until commit, so two admins
+/// demoting each other at once cannot both pass. (SQLite's IMMEDIATE
+/// transaction already serializes writers.)
+fn ensure_other_admin(conn: &mut DbConn, user: &User) -> Result<(), PeopleError> {
+    if !(user.role() == Role::Admin && user.can_login()) {
+        return Ok(());
+    }
+    let q = users::table
+        .filter(users::role.eq(Role::Admin.as_str()))
+        .filter(users::active.eq(true))
+        .filter(users::password_hash.is_not_null())
+        // One lock order for everyone, so two such transactions wait, not deadlock.
+        .order(users::id)
+        .select(users::id);
+    let admins: Vec<i64> = match conn {
+        DbConn::Postgres(pg) => q.for_update().load(pg)?,
+        sqlite => q.load(sqlite)?,
+    };
+    if admins.iter().any(|&a| a != user.id) {
+        Ok(())
+    } else {
+        Err(PeopleError::LastAdmin(user.name.clone()))
+    }
+}
+
+/// Sets (or, with None, removes) the password hash. The caller ends the
+/// user's sessions (`auth::sessions::delete_for_user`).
+pub fn set_password(conn: &mut DbConn, id: i64, hash: Option<String>) -> Result<(), PeopleError> {
+    let n = diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(hash))
+        .execute(conn)?;
+    if n == 0 {
+        return Err(PeopleError::UserNotFound(id));
+    }
+    Ok(())
 }
 
 /// An agent known only by email (import): created without login rights.
@@ -276,18 +379,24 @@ pub fn find_group(conn: &mut DbConn, id: i64) -> QueryResult<Option<Group>> {
         .optional()
 }
 
+/// A trimmed group name of 1 to 100 characters.
+fn group_name<'a>(name: &'a str, field: &'static str) -> Result<&'a str, PeopleError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(PeopleError::Invalid {
+            field,
+            message: "a group name is 1 to 100 characters".into(),
+        });
+    }
+    Ok(name)
+}
+
 pub fn find_or_create_group(
     conn: &mut DbConn,
     name: &str,
     at: i64,
 ) -> Result<(Group, bool), PeopleError> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(PeopleError::Invalid {
-            field: "group",
-            message: "a group name is 1 to 100 characters".into(),
-        });
-    }
+    let name = group_name(name, "group")?;
     if let Some(g) = find_group_by_name(conn, name)? {
         return Ok((g, false));
     }
@@ -303,6 +412,111 @@ pub fn find_or_create_group(
         },
         true,
     ))
+}
+
+/// A new group; an existing name is an error (unlike `find_or_create_group`).
+pub fn create_group(conn: &mut DbConn, name: &str, at: i64) -> Result<Group, PeopleError> {
+    let name = group_name(name, "name")?;
+    let (group, created) = conn
+        .transaction(|c| find_or_create_group(c, name, at))
+        .map_err(|e| match e {
+            PeopleError::Db(d) if is_unique_violation(&d) => {
+                PeopleError::GroupExists(name.to_string())
+            }
+            other => other,
+        })?;
+    if !created {
+        return Err(PeopleError::GroupExists(name.to_string()));
+    }
+    Ok(group)
+}
+
+pub fn rename_group(conn: &mut DbConn, id: i64, name: &str) -> Result<Group, PeopleError> {
+    let name = group_name(name, "name")?;
+    let group = find_group(conn, id)?.ok_or(PeopleError::GroupNotFound(id))?;
+    if group.name == name {
+        return Ok(group);
+    }
+    if find_group_by_name(conn, name)?.is_some() {
+        return Err(PeopleError::GroupExists(name.to_string()));
+    }
+    let renamed = conn.transaction(|c| {
+        diesel::update(groups::table.find(id))
+            .set(groups::name.eq(name))
+            .execute(c)
+    });
+    match renamed {
+        Err(e) if is_unique_violation(&e) => Err(PeopleError::GroupExists(name.to_string())),
+        other => {
+            other?;
+            Ok(Group {
+                name: name.to_string(),
+                ..group
+            })
+        }
+    }
+}
+
+/// Members of a group, by name.
+pub fn group_members(conn: &mut DbConn, group_id: i64) -> QueryResult<Vec<User>> {
+    group_members::table
+        .inner_join(users::table)
+        .filter(group_members::group_id.eq(group_id))
+        .order((users::name, users::id))
+        .select(User::as_select())
+        .load(conn)
+}
+
+/// group id → number of members (groups without members are absent).
+pub fn member_counts(conn: &mut DbConn) -> QueryResult<HashMap<i64, i64>> {
+    Ok(group_members::table
+        .group_by(group_members::group_id)
+        .select((group_members::group_id, diesel::dsl::count_star()))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// user id → names of their groups, sorted (the staff list).
+pub fn group_names_by_user(conn: &mut DbConn) -> QueryResult<HashMap<i64, Vec<String>>> {
+    let rows: Vec<(i64, String)> = group_members::table
+        .inner_join(groups::table)
+        .order(groups::name)
+        .select((group_members::user_id, groups::name))
+        .load(conn)?;
+    let mut by_user: HashMap<i64, Vec<String>> = HashMap::new();
+    for (user, group) in rows {
+        by_user.entry(user).or_default().push(group);
+    }
+    Ok(by_user)
+}
+
+/// Makes the user a member of exactly `group_ids`.
+pub fn set_groups(conn: &mut DbConn, user_id: i64, group_ids: &[i64]) -> Result<(), PeopleError> {
+    for &g in group_ids {
+        if find_group(conn, g)?.is_none() {
+            return Err(PeopleError::Invalid {
+                field: "groups",
+                message: format!("group {g} does not exist (any more); reload the page"),
+            });
+        }
+    }
+    diesel::delete(
+        group_members::table
+            .filter(group_members::user_id.eq(user_id))
+            .filter(group_members::group_id.ne_all(group_ids)),
+    )
+    .execute(conn)?;
+    for &g in group_ids {
+        add_member(conn, g, user_id)?;
+    }
+    Ok(())
+}
+
+/// Whether the membership existed.
+pub fn remove_member(conn: &mut DbConn, group_id: i64, user_id: i64) -> QueryResult<bool> {
+    let n = diesel::delete(group_members::table.find((group_id, user_id))).execute(conn)?;
+    Ok(n > 0)
 }
 
 pub fn add_member(conn: &mut DbConn, group_id: i64, user_id: i64) -> QueryResult<()> {

@@ -1,6 +1,7 @@
 //! The integration suite: runs on SQLite by default and on PostgreSQL when
 //! HELPDESK_TEST_DATABASE_URL is set (a fresh database per test).
 
+mod admin;
 mod cli;
 mod health;
 mod helpers;

@@ -2,6 +2,7 @@
 //! admins and customers. Handlers stay thin: extract (the session and form
 //! extractors check sign-in and CSRF), authorize, call the domain, render.
 
+mod admin;
 mod assets;
 mod conversation;
 pub mod csrf;
@@ -39,6 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(files::routes)
             .configure(webform::routes)
             .configure(portal::routes)
+            .configure(admin::routes)
             .default_service(web::to(not_found)),
     );
 }
