@@ -837,3 +837,102 @@ async fn failed_sign_ins_are_rate_limited_per_address() {
         .await;
     assert_eq!(p.status, 429, "the address is blocked for a while");
 }
+
+/// Every visible form control on a page has a label (`<label for>` or
+/// `aria-label`), ids are unique, and the page declares its language: the
+/// checks an accessibility audit starts with.
+fn assert_accessible(path: &str, html: &str) {
+    assert!(html.contains("<html lang=\"en\">"), "{path}: no lang");
+    let mut ids = std::collections::HashSet::new();
+    for part in html.split(" id=\"").skip(1) {
+        let id = part.split('"').next().unwrap();
+        assert!(ids.insert(id.to_string()), "{path}: duplicate id {id}");
+    }
+    for tag in ["<input", "<select", "<textarea"] {
+        for part in html.split(tag).skip(1) {
+            let attrs = part.split('>').next().unwrap();
+            if ["type=\"hidden\"", "type=\"submit\""]
+                .iter()
+                .any(|t| attrs.contains(t))
+            {
+                continue;
+            }
+            if attrs.contains("aria-label=") {
+                continue;
+            }
+            let id = attrs
+                .split("id=\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .unwrap_or_else(|| panic!("{path}: {tag}{attrs}> has neither id nor aria-label"));
+            assert!(
+                html.contains(&format!("<label for=\"{id}\"")),
+                "{path}: {tag} #{id} has no label"
+            );
+        }
+    }
+    assert!(html.contains("<h1"), "{path}: no heading");
+    assert!(
+        html.contains("<main id=\"main\""),
+        "{path}: no main landmark"
+    );
+}
+
+#[tokio::test]
+async fn every_page_labels_its_controls() {
+    let app = spawn_app().await;
+    let id = app.create_ticket("Printer on fire", Some("Support")).await;
+    let mut admin = Browser::new(&app);
+    admin.login("admin@example.com").await;
+    let mut pages = vec![
+        "/tickets".to_string(),
+        "/tickets?status=all&sort=priority".into(),
+        format!("/tickets/{id}"),
+        "/admin".into(),
+        "/admin/users".into(),
+        "/admin/groups".into(),
+        "/admin/mailboxes".into(),
+        "/admin/canned".into(),
+    ];
+    for p in &pages {
+        let page = admin.get(p).await;
+        assert_eq!(page.status, 200, "{p}");
+        assert_accessible(p, &page.body);
+    }
+    let mut anon = Browser::new(&app);
+    pages = vec!["/login".into(), "/new".into(), "/portal/login".into()];
+    for p in &pages {
+        let page = anon.get(p).await;
+        assert_eq!(page.status, 200, "{p}");
+        assert_accessible(p, &page.body);
+    }
+}
+
+#[tokio::test]
+async fn canned_responses_fill_the_reply_box() {
+    let app = spawn_app().await;
+    let id = app.create_ticket("Printer on fire", Some("Support")).await;
+    let cid = app
+        .db
+        .write(|c| {
+            helpdesk::canned::create(c, "Unplug", "Please unplug it & wait.", 0)
+                .map_err(helpdesk::db::DbError::from)
+        })
+        .unwrap();
+    let mut b = agent_browser(&app, "agent@example.com", &["Support"]).await;
+    let p = b.get(&format!("/tickets/{id}")).await;
+    assert!(p.body.contains(">Unplug</option>"));
+    let p = b.get(&format!("/tickets/{id}?canned={cid}")).await;
+    assert!(
+        p.body.contains(">Please unplug it &#38; wait.</textarea>")
+            || p.body.contains(">Please unplug it &amp; wait.</textarea>"),
+        "{}",
+        p.body
+    );
+    let p = b.get(&format!("/canned/{cid}")).await;
+    assert_eq!(p.status, 200);
+    assert_eq!(p.body, "Please unplug it & wait.");
+    assert_eq!(b.get("/canned/99999").await.status, 404);
+    let mut anon = Browser::new(&app);
+    assert_eq!(anon.get(&format!("/canned/{cid}")).await.status, 303);
+}
