@@ -67,6 +67,17 @@ fn css(s: &str) -> Locator<'_> {
     Locator::Css(s)
 }
 
+/// Opens `path` and fails clearly when the page lacks `marker` (an error
+/// page, say), naming the title the browser shows instead.
+async fn open(app: &TestApp, c: &Client, path: &str, marker: &str) -> Result<()> {
+    c.goto(&url(app, path)).await?;
+    if c.find(css(marker)).await.is_err() {
+        let title = c.title().await.unwrap_or_default();
+        anyhow::bail!("{path} has no {marker}: the browser shows {title:?}");
+    }
+    Ok(())
+}
+
 async fn flow(app: &TestApp, c: &Client) -> Result<()> {
     let id = customer_submits_request(app, c).await?;
     agent_answers(app, c, id).await?;
@@ -75,7 +86,7 @@ async fn flow(app: &TestApp, c: &Client) -> Result<()> {
 
 /// The public request form; returns the ticket number it shows.
 async fn customer_submits_request(app: &TestApp, c: &Client) -> Result<i64> {
-    c.goto(&url(app, "/new")).await?;
+    open(app, c, "/new", "#submit-request").await?;
     check_accessibility(c, "/new").await?;
     fill(c, "[name=name]", CUSTOMER_NAME).await?;
     fill(c, "[name=email]", CUSTOMER).await?;
@@ -173,17 +184,17 @@ async fn agent_answers(app: &TestApp, c: &Client, id: i64) -> Result<()> {
 }
 
 async fn customer_reads_answer_in_portal(app: &TestApp, c: &Client, id: i64) -> Result<()> {
-    c.goto(&url(app, "/portal/login")).await?;
+    open(app, c, "/portal/login", "#send-link").await?;
     check_accessibility(c, "/portal/login").await?;
     fill(c, "[name=email]", CUSTOMER).await?;
     click_and_load(c, css("#send-link"), "#send-link").await?;
 
     let link = portal_link(&app.db, CUSTOMER)?;
-    c.goto(&url(app, &link)).await?;
+    open(app, c, &link, "#confirm-sign-in").await?;
     click_and_load(c, css("#confirm-sign-in"), "#confirm-sign-in").await?;
 
     let page = format!("/portal/tickets/{id}");
-    c.goto(&url(app, &page)).await?;
+    open(app, c, &page, "main h1").await?;
     check_accessibility(c, &page).await?;
     let main = text_of(c, "main").await?;
     ensure!(
