@@ -196,6 +196,15 @@ pub fn import_file(
     })?;
     bar.finish_and_clear();
     summary.elapsed = started.elapsed();
+    if summary.imported > 0 {
+        // Fresh statistics after a bulk load, so the planner picks the
+        // indexes (PostgreSQL has none for a new table until autovacuum runs).
+        db.query(|c| {
+            use diesel::connection::SimpleConnection;
+            c.batch_execute("ANALYZE")
+        })
+        .map_err(|e| ImportError::Store(TicketError::Store(e)))?;
+    }
     Ok(summary)
 }
 

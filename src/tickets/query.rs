@@ -353,14 +353,35 @@ pub fn status_counts(conn: &mut DbConn, scope: &Scope) -> QueryResult<Vec<(Strin
         .select((tickets::status, diesel::dsl::count_star()));
     match scope {
         Scope::All => counts.load(conn),
-        Scope::Agent { user_id, group_ids } => counts
-            .filter(
-                tickets::group_id
-                    .eq_any(group_ids.clone())
-                    .or(tickets::group_id.is_null())
-                    .or(tickets::assignee_id.eq(*user_id)),
-            )
-            .load(conn),
+        Scope::Agent { user_id, group_ids } => {
+            // Three disjoint parts, each served by an index, instead of one
+            // OR that makes the database read every ticket.
+            let mut parts: Vec<(String, i64)> = counts
+                .filter(tickets::group_id.eq_any(group_ids.clone()))
+                .load(conn)?;
+            parts.extend(
+                counts
+                    .filter(tickets::group_id.is_null())
+                    .load::<(String, i64)>(conn)?,
+            );
+            parts.extend(
+                counts
+                    .filter(tickets::assignee_id.eq(*user_id))
+                    .filter(tickets::group_id.is_not_null())
+                    .filter(diesel::dsl::not(
+                        tickets::group_id.eq_any(group_ids.clone()),
+                    ))
+                    .load::<(String, i64)>(conn)?,
+            );
+            let mut sums: Vec<(String, i64)> = Vec::new();
+            for (status, n) in parts {
+                match sums.iter_mut().find(|(s, _)| *s == status) {
+                    Some((_, total)) => *total += n,
+                    None => sums.push((status, n)),
+                }
+            }
+            Ok(sums)
+        }
     }
 }
 

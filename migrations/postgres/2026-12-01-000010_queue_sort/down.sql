@@ -1,0 +1,2 @@
+DROP INDEX tickets_due_key;
+DROP INDEX tickets_priority_key;
