@@ -936,3 +936,55 @@ async fn canned_responses_fill_the_reply_box() {
     let mut anon = Browser::new(&app);
     assert_eq!(anon.get(&format!("/canned/{cid}")).await.status, 303);
 }
+
+#[tokio::test]
+async fn anonymous_visitors_get_no_ticket_data_on_any_route() {
+    let app = spawn_app().await;
+    let id = app.create_ticket("Secret printer", Some("Support")).await;
+    let mut b = Browser::new(&app);
+    b.get("/login").await; // a CSRF token of an anonymous browser
+    let gets = [
+        format!("/tickets/{id}"),
+        format!("/portal/tickets/{id}"),
+        "/tickets".to_string(),
+        "/portal".to_string(),
+        "/admin/users".to_string(),
+        "/attachments/1/x".to_string(),
+        "/canned/1".to_string(),
+    ];
+    for path in &gets {
+        let p = b.get(path).await;
+        assert!([303, 403, 404].contains(&p.status), "{path}: {}", p.status);
+        assert!(!p.body.contains("Secret printer"), "{path}");
+    }
+    let posts = [
+        "reply", "note", "assign", "priority", "escalate", "resolve", "reopen", "close",
+    ]
+    .iter()
+    .map(|a| format!("/tickets/{id}/{a}"))
+    .chain([
+        format!("/portal/tickets/{id}/reply"),
+        format!("/portal/tickets/{id}/reopen"),
+        "/tickets/bulk".to_string(),
+    ]);
+    for path in posts {
+        let p = b
+            .post(
+                &path,
+                &[
+                    ("body", "x"),
+                    ("reason", "x"),
+                    ("ids", &id.to_string()),
+                    ("action", "resolve"),
+                ],
+            )
+            .await;
+        assert!(
+            [303, 400, 403, 404].contains(&p.status),
+            "{path}: {}",
+            p.status
+        );
+        assert!(!p.body.contains("Secret printer"), "{path}");
+    }
+    assert_eq!(event_kinds(&app, id), ["created"], "nothing changed");
+}
