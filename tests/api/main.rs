@@ -3,9 +3,11 @@
 
 mod admin;
 mod cli;
+mod corpus;
 mod health;
 mod helpers;
 mod import;
+mod ingest;
 mod lifecycle;
 mod portal;
 mod schema;

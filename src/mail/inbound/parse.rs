@@ -350,9 +350,9 @@ impl Collector {
             None => ("text".to_string(), "plain".to_string()),
         };
         let mime = format!("{ctype}/{subtype}");
-        let name = part
-            .attachment_name()
-            .map(clean_text)
+        let name = rfc2231_name(msg, part)
+            .or_else(|| part.attachment_name().map(str::to_string))
+            .map(|n| clean_text(&n))
             .filter(|n| !n.is_empty());
         let as_file = part
             .content_disposition()
@@ -548,6 +548,95 @@ impl Collector {
     }
 }
 
+/// A file name split into RFC 2231 continuations (`filename*0*=`,
+/// `filename*1*=`, ...) decoded as one byte string in the charset the first
+/// segment names. (Decoding each segment on its own breaks stateful
+/// charsets such as ISO-2022-JP.) None when the name is not continued.
+fn rfc2231_name(msg: &Message<'_>, part: &mail_parser::MessagePart<'_>) -> Option<String> {
+    for header in ["content-disposition", "content-type"] {
+        let h = part
+            .headers
+            .iter()
+            .find(|h| h.name().eq_ignore_ascii_case(header))?;
+        let (start, end) = (h.offset_start() as usize, h.offset_end() as usize);
+        let raw = msg.raw_message.get(start..end)?;
+        let value = String::from_utf8_lossy(raw).replace(['\r', '\n'], "");
+        let param = if header == "content-type" {
+            "name"
+        } else {
+            "filename"
+        };
+        if let Some(n) = continued_param(&value, param) {
+            return Some(n);
+        }
+    }
+    None
+}
+
+fn continued_param(value: &str, param: &str) -> Option<String> {
+    let mut segments: Vec<(usize, bool, String)> = Vec::new();
+    for p in value.split(';').skip(1) {
+        let Some((k, v)) = p.split_once('=') else {
+            continue;
+        };
+        let k = k.trim().to_ascii_lowercase();
+        let Some(rest) = k.strip_prefix(param).and_then(|r| r.strip_prefix('*')) else {
+            continue;
+        };
+        let (num, extended) = match rest.strip_suffix('*') {
+            Some(n) => (n, true),
+            None => (rest, false),
+        };
+        let Ok(n) = num.parse::<usize>() else {
+            continue;
+        };
+        segments.push((n, extended, v.trim().trim_matches('"').to_string()));
+    }
+    if segments.len() < 2 {
+        return None;
+    }
+    segments.sort_by_key(|s| s.0);
+    let mut charset: Option<String> = None;
+    let mut bytes = Vec::new();
+    for (i, (_, extended, v)) in segments.iter().enumerate() {
+        let mut v = v.as_str();
+        if i == 0 && *extended {
+            let mut parts = v.splitn(3, '\'');
+            if let (Some(cs), Some(_lang), Some(rest)) = (parts.next(), parts.next(), parts.next())
+            {
+                charset = Some(cs.to_string());
+                v = rest;
+            }
+        }
+        if *extended {
+            let b = v.as_bytes();
+            let mut j = 0;
+            while j < b.len() {
+                if b[j] == b'%' && j + 2 < b.len() {
+                    if let Some(x) = std::str::from_utf8(&b[j + 1..j + 3])
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    {
+                        bytes.push(x);
+                        j += 3;
+                        continue;
+                    }
+                }
+                bytes.push(b[j]);
+                j += 1;
+            }
+        } else {
+            bytes.extend_from_slice(v.as_bytes());
+        }
+    }
+    let encoding = charset
+        .as_deref()
+        .and_then(charset::by_label)
+        .unwrap_or(encoding_rs::UTF_8);
+    let (text, _) = encoding.decode_without_bom_handling(&bytes);
+    Some(text.into_owned())
+}
+
 /// The lines a mail client shows above a forwarded message.
 fn forwarded_header(m: &Message<'_>) -> String {
     let mut out = String::from("---------- Forwarded message ----------\n");
@@ -654,6 +743,20 @@ fn parse_delivery_status(body: &str) -> DeliveryReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc2231_continuations_decode_as_one() {
+        let v = " inline;\tfilename*0*=ISO-2022-JP'ja'%1b$B%3f7$7$$%25F%25%2d%259%25H%1b%28B; filename*1*=%20; \
+                 filename*2*=%1b$B%25I%25%2d%25e%25a%25s%25H%1b%28B; filename*3=.txt";
+        assert_eq!(
+            continued_param(v, "filename").as_deref(),
+            Some("新しいテキスト ドキュメント.txt")
+        );
+        assert_eq!(
+            continued_param(" attachment; filename=a.txt", "filename"),
+            None
+        );
+    }
 
     #[test]
     fn uudecode_round_trip() {
