@@ -8,6 +8,7 @@ mod health;
 mod helpers;
 mod import;
 mod ingest;
+mod ingest_cli;
 mod lifecycle;
 mod portal;
 mod schema;
