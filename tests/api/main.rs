@@ -9,6 +9,7 @@ mod helpers;
 mod import;
 mod ingest;
 mod ingest_cli;
+mod ingest_web;
 mod lifecycle;
 mod portal;
 mod schema;
