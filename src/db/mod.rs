@@ -195,7 +195,11 @@ impl Db {
         };
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
-            .min_idle(Some(1))
+            // No idle minimum: r2d2 would refill it from a background thread
+            // whenever a connection is taken, and a short-lived command
+            // (`helpdesk ingest`) exiting while libpq connects there crashes
+            // in libpq's exit-time cleanup (SIGSEGV after the commit).
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
             .build(Manager(target))
             .map_err(|e| DbError::Unavailable(e.to_string()))?;

@@ -952,3 +952,23 @@ fn queue_mail(
         .execute(conn)
         .map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cid_links_become_attachment_urls() {
+        let files = vec![
+            (7, Some("a".to_string()), "logo one.png".to_string()),
+            (8, Some("a1".to_string()), "x.gif".to_string()),
+            (9, None, "plain.txt".to_string()),
+        ];
+        let html = r#"<img src="cid:a"><img src="cid:a1"><td background=cid:a>"#;
+        assert_eq!(
+            rewrite_cid_links(html, &files),
+            r#"<img src="/attachments/7/logo%20one.png"><img src="/attachments/8/x.gif"><td background=/attachments/7/logo%20one.png>"#
+        );
+        assert_eq!(rewrite_cid_links("<p>cid:zz</p>", &files), "<p>cid:zz</p>");
+    }
+}
