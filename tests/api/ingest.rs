@@ -405,6 +405,15 @@ fn a_custom_subject_tag_is_honoured() {
     )
     .unwrap();
     assert_eq!(o.ticket_id(), Some(t));
+    // Mail tagged before the setting changed still threads.
+    let o = inbound::ingest(
+        &db,
+        &custom,
+        &mail("ann@example.com", &format!("Re: [#{t}] Hi"), &[], "z"),
+        now_ms(),
+    )
+    .unwrap();
+    assert_eq!(o.ticket_id(), Some(t));
 }
 
 #[test]

@@ -546,7 +546,13 @@ fn thread(
             }
         }
     }
-    if let Some(t) = ctx.subject_tag.find(&p.subject) {
+    // The configured tag, else the default one (what mail sent before a
+    // change of the setting carries, and what `ops::tagged_subject` writes).
+    let tagged = ctx
+        .subject_tag
+        .find(&p.subject)
+        .or_else(|| SubjectTag::default().find(&p.subject));
+    if let Some(t) = tagged {
         if ticket_exists(conn, t)? {
             return Ok(if is_on_ticket(conn, t, sender)? {
                 Target::Ticket(t)

@@ -813,13 +813,11 @@ Content-Type: multipart/mixed; boundary=X\n\n--X\nContent-Type: multipart/altern
     }
 
     #[test]
-    fn no_headers_is_an_error() {
-        assert!(
-            parse(b"Lorem ipsum dolor sit amet, consectetur adipisicing elit\nsed do\n").is_err()
-                || parse(b"Lorem ipsum dolor sit amet, consectetur adipisicing elit\nsed do\n")
-                    .unwrap()
-                    .from
-                    .is_none()
-        );
+    fn text_without_headers_has_no_sender() {
+        // mail-parser reads anything; what matters is that no sender comes
+        // out of it, so the pipeline quarantines it.
+        let p = parse(b"Lorem ipsum dolor sit amet, consectetur adipisicing elit\nsed do\n");
+        assert!(p.map(|p| p.from.is_none()).unwrap_or(true));
+        assert!(parse(b"").is_err());
     }
 }
