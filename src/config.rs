@@ -7,10 +7,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::mail::subject_tag::{SubjectTag, DEFAULT_SUBJECT_TAG};
+use crate::people::EmailAddress;
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/helpdesk.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_CONFIG_FILE: &str = "helpdesk.toml";
 pub const DEFAULT_MAX_ATTACHMENT_BYTES: usize = 10 << 20;
+pub const DEFAULT_MAX_MAIL_BYTES: usize = 25 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -43,6 +47,35 @@ struct FileConfig {
     secret: Option<String>,
     log_format: Option<String>,
     max_attachment_bytes: Option<u64>,
+    max_mail_bytes: Option<u64>,
+    subject_tag: Option<String>,
+    maildirs: Option<Vec<String>>,
+}
+
+/// A maildir `serve` watches and `fetch` reads, and the mailbox (support
+/// address) its mail arrives at, when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaildirSource {
+    pub path: PathBuf,
+    pub mailbox: Option<EmailAddress>,
+}
+
+impl MaildirSource {
+    /// `PATH` or `PATH=ADDRESS`.
+    pub fn parse(spec: &str) -> Result<MaildirSource, String> {
+        let spec = spec.trim();
+        let (path, mailbox) = match spec.rsplit_once('=') {
+            Some((p, a)) if a.contains('@') => (p.trim(), Some(EmailAddress::parse(a)?)),
+            _ => (spec, None),
+        };
+        if path.is_empty() {
+            return Err(format!("{spec:?}: a maildir path is required"));
+        }
+        Ok(MaildirSource {
+            path: PathBuf::from(path),
+            mailbox,
+        })
+    }
 }
 
 #[derive(Clone)]
@@ -57,6 +90,11 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Largest file a web form accepts (each); the whole upload may hold a few.
     pub max_attachment_bytes: usize,
+    /// Largest mail ingestion processes; a bigger one is quarantined.
+    pub max_mail_bytes: usize,
+    /// The ticket tag mail subjects carry.
+    pub subject_tag: SubjectTag,
+    pub maildirs: Vec<MaildirSource>,
 }
 
 impl fmt::Debug for Config {
@@ -71,6 +109,9 @@ impl fmt::Debug for Config {
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("log_format", &self.log_format)
             .field("max_attachment_bytes", &self.max_attachment_bytes)
+            .field("max_mail_bytes", &self.max_mail_bytes)
+            .field("subject_tag", &self.subject_tag.to_string())
+            .field("maildirs", &self.maildirs)
             .finish()
     }
 }
@@ -174,8 +215,50 @@ impl Config {
                 message: "must be between 1024 bytes and 1 GiB".into(),
             });
         }
+        let max_mail_bytes = match env("HELPDESK_MAX_MAIL_BYTES").filter(|v| !v.trim().is_empty()) {
+            Some(v) => v.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
+                key: "max_mail_bytes",
+                message: format!("{v:?} is not a number of bytes"),
+            })?,
+            None => file_cfg
+                .max_mail_bytes
+                .unwrap_or(DEFAULT_MAX_MAIL_BYTES as u64),
+        };
+        if !(64 * 1024..=(1u64 << 30)).contains(&max_mail_bytes) {
+            return Err(ConfigError::Invalid {
+                key: "max_mail_bytes",
+                message: "must be between 64 KiB and 1 GiB".into(),
+            });
+        }
+        let tag = pick("HELPDESK_SUBJECT_TAG", file_cfg.subject_tag)
+            .unwrap_or_else(|| DEFAULT_SUBJECT_TAG.to_string());
+        let subject_tag = SubjectTag::parse(&tag).map_err(|message| ConfigError::Invalid {
+            key: "subject_tag",
+            message,
+        })?;
+        let maildir_specs: Vec<String> =
+            match env("HELPDESK_MAILDIRS").filter(|v| !v.trim().is_empty()) {
+                Some(v) => v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
+                None => file_cfg.maildirs.unwrap_or_default(),
+            };
+        let maildirs = maildir_specs
+            .iter()
+            .map(|s| MaildirSource::parse(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|message| ConfigError::Invalid {
+                key: "maildirs",
+                message,
+            })?;
         Ok(Config {
             max_attachment_bytes: max_attachment_bytes as usize,
+            max_mail_bytes: max_mail_bytes as usize,
+            subject_tag,
+            maildirs,
             database_url,
             listen,
             base_url,
@@ -256,6 +339,52 @@ mod tests {
         assert!(matches!(
             bad,
             Err(ConfigError::Invalid { key: "listen", .. })
+        ));
+    }
+
+    #[test]
+    fn mail_settings() {
+        let c = Config::from_sources(None, no_env).unwrap();
+        assert_eq!(c.subject_tag.format(5), "[#5]");
+        assert_eq!(c.max_mail_bytes, DEFAULT_MAX_MAIL_BYTES);
+        assert!(c.maildirs.is_empty());
+        let file = Some((
+            PathBuf::from("h.toml"),
+            "subject_tag = \"[ACME #{id}]\"\nmaildirs = [\"/var/mail/a\", \"/var/mail/b=Help@Example.com\"]\n"
+                .to_string(),
+        ));
+        let c = Config::from_sources(file, no_env).unwrap();
+        assert_eq!(c.subject_tag.format(5), "[ACME #5]");
+        assert_eq!(c.maildirs[0].path, PathBuf::from("/var/mail/a"));
+        assert_eq!(c.maildirs[0].mailbox, None);
+        assert_eq!(
+            c.maildirs[1].mailbox.as_ref().map(|m| m.as_str()),
+            Some("help@example.com")
+        );
+        let c = Config::from_sources(None, |k| {
+            (k == "HELPDESK_MAILDIRS").then(|| "/m1, /m2=b@example.org".to_string())
+        })
+        .unwrap();
+        assert_eq!(c.maildirs.len(), 2);
+        let bad = Config::from_sources(None, |k| {
+            (k == "HELPDESK_SUBJECT_TAG").then(|| "no placeholder".into())
+        });
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Invalid {
+                key: "subject_tag",
+                ..
+            })
+        ));
+        let bad = Config::from_sources(None, |k| {
+            (k == "HELPDESK_MAILDIRS").then(|| "/m=not an address@".into())
+        });
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Invalid {
+                key: "maildirs",
+                ..
+            })
         ));
     }
 

@@ -1,11 +1,19 @@
 use std::io::{BufRead, IsTerminal};
 
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use super::{
-    Failure, ImportArgs, TokenCreateArgs, UserAddArgs, EX_DATAERR, EX_NOINPUT, EX_SOFTWARE,
+    Failure, ImportArgs, IngestArgs, TokenCreateArgs, UserAddArgs, EX_DATAERR, EX_NOINPUT,
+    EX_SOFTWARE, EX_TEMPFAIL,
 };
 use crate::auth::{password, tokens};
 use crate::config::{redact_url, Config};
 use crate::db::{Db, DbError};
+use crate::mail::inbound::{self, Ingest, Outcome};
+use crate::mail::message_id::MessageIdSigner;
+use crate::mail::sources::maildir;
 use crate::people::{self, EmailAddress, NewStaff, PeopleError};
 use crate::time::now_ms;
 use crate::web::Application;
@@ -45,7 +53,26 @@ pub fn serve(config: Config) -> Result<(), Failure> {
         );
     }
     let backend = db.backend().as_str();
-    actix_web::rt::System::new().block_on(async move {
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = if config.maildirs.is_empty() {
+        None
+    } else {
+        let signer = MessageIdSigner::new(&secret, &config.mail_domain());
+        let (db, config, stop) = (db.clone(), config.clone(), stop.clone());
+        tracing::info!(maildirs = config.maildirs.len(), "watching maildirs");
+        Some(
+            std::thread::Builder::new()
+                .name("maildir".into())
+                .spawn(move || maildir::watch(db, signer, config, stop))
+                .map_err(|e| {
+                    Failure::new(
+                        EX_SOFTWARE,
+                        format!("cannot start the maildir watcher: {e}"),
+                    )
+                })?,
+        )
+    };
+    let served = actix_web::rt::System::new().block_on(async move {
         let listen = config.listen;
         let app = Application::build(config, db, &secret)
             .map_err(|e| Failure::new(super::EX_UNAVAILABLE, format!("cannot listen on {listen}: {e}")))?;
@@ -53,9 +80,98 @@ pub fn serve(config: Config) -> Result<(), Failure> {
         app.run_until_stopped()
             .await
             .map_err(|e| Failure::new(EX_SOFTWARE, format!("server failed: {e}")))?;
-        tracing::info!("shut down");
         Ok(())
-    })
+    });
+    // The watcher finishes its batch (a commit, then the moves) and stops.
+    stop.store(true, Ordering::Relaxed);
+    if let Some(w) = watcher {
+        let _ = w.join();
+    }
+    if served.is_ok() {
+        tracing::info!("shut down");
+    }
+    served
+}
+
+/// The store for mail commands: any failure to reach it is a temporary
+/// failure, so the MTA keeps the mail and retries.
+fn connect_for_mail(config: &Config) -> Result<(Db, MessageIdSigner), Failure> {
+    let tempfail = |e: DbError| {
+        Failure::new(
+            EX_TEMPFAIL,
+            format!("database {}: {e}", redact_url(&config.database_url)),
+        )
+    };
+    let db = Db::connect(&config.database_url).map_err(tempfail)?;
+    let secret = crate::settings::server_secret(&db, config.secret.as_deref()).map_err(tempfail)?;
+    Ok((db, MessageIdSigner::new(&secret, &config.mail_domain())))
+}
+
+pub fn ingest(config: &Config, args: IngestArgs) -> Result<(), Failure> {
+    let mut raw = Vec::new();
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut raw)
+        .map_err(|e| Failure::new(EX_TEMPFAIL, format!("cannot read the mail from stdin: {e}")))?;
+    if raw.is_empty() {
+        return Err(Failure::new(EX_NOINPUT, "no mail on standard input"));
+    }
+    let (db, signer) = connect_for_mail(config)?;
+    let mailbox = match &args.mailbox {
+        Some(a) => {
+            let addr = EmailAddress::parse(a)
+                .map_err(|m| Failure::new(super::EX_CONFIG, format!("--mailbox: {m}")))?;
+            let found = db
+                .query(|c| crate::mailboxes::find_by_address(c, &addr))
+                .map_err(|e| Failure::new(EX_TEMPFAIL, e.to_string()))?;
+            if found.is_none() {
+                tracing::warn!(mailbox = %addr, "no mailbox with this address is configured; the mail comes in without one");
+            }
+            found
+        }
+        None => None,
+    };
+    let ctx = Ingest::new(signer, config, mailbox)
+        .load_mailboxes(&db)
+        .map_err(|e| Failure::new(EX_TEMPFAIL, e.to_string()))?;
+    match inbound::ingest(&db, &ctx, &raw, now_ms()) {
+        Ok(Outcome::Quarantined {
+            quarantine_id,
+            reason,
+        }) => Err(Failure::new(
+            EX_DATAERR,
+            format!(
+                "the mail was quarantined (stored as entry {quarantine_id} for an admin): {reason}"
+            ),
+        )),
+        Ok(o) => {
+            match o.ticket_id() {
+                Some(t) => println!("{} ticket {t}", o.kind()),
+                None => println!("{}", o.kind()),
+            }
+            Ok(())
+        }
+        Err(e) => Err(Failure::new(
+            EX_TEMPFAIL,
+            format!("{e}; not stored, try again later"),
+        )),
+    }
+}
+
+pub fn fetch(config: &Config) -> Result<(), Failure> {
+    if config.maildirs.is_empty() {
+        eprintln!("no mail sources configured (maildirs)");
+        return Ok(());
+    }
+    let (db, signer) = connect_for_mail(config)?;
+    let summary = maildir::fetch_all(&db, &signer, config).map_err(|e| match e {
+        maildir::MaildirError::Io { .. } => Failure::new(EX_NOINPUT, e.to_string()),
+        maildir::MaildirError::Ingest(i) => {
+            Failure::new(EX_TEMPFAIL, format!("{i}; the rest stays in new/"))
+        }
+    })?;
+    eprintln!("{summary}");
+    Ok(())
 }
 
 pub fn migrate(config: &Config) -> Result<(), Failure> {

@@ -1,4 +1,5 @@
-//! Command line: `serve`, `migrate`, `user add`, `token create`, `import`.
+//! Command line: `serve`, `migrate`, `ingest`, `fetch`, `user add`,
+//! `token create`, `import`.
 //! Exit codes follow sysexits(3).
 
 mod commands;
@@ -35,6 +36,19 @@ pub enum Command {
     Token(TokenCommand),
     /// Import tickets with their history from a JSON Lines file (METRICS.md format)
     Import(ImportArgs),
+    /// Ingest one mail from standard input (MTA pipe). Exits 0 once it is
+    /// committed, 75 when the store is unavailable (the MTA retries), 65
+    /// when it was quarantined (stored for an admin)
+    Ingest(IngestArgs),
+    /// Run one pass over the configured mail sources (maildirs) and exit
+    Fetch,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// The support address the mail was sent to (a configured mailbox)
+    #[arg(long, value_name = "ADDRESS")]
+    pub mailbox: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +150,8 @@ pub fn main() -> ExitCode {
         Command::User(UserCommand::Add(args)) => commands::user_add(&config, args),
         Command::Token(TokenCommand::Create(args)) => commands::token_create(&config, args),
         Command::Import(args) => commands::import(&config, args),
+        Command::Ingest(args) => commands::ingest(&config, args),
+        Command::Fetch => commands::fetch(&config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -87,6 +87,8 @@ diesel::table! {
         data -> Binary,
         mailbox_id -> Nullable<BigInt>,
         received_at -> BigInt,
+        dedupe_key -> Nullable<Text>,
+        mail_message_id -> Nullable<Text>,
     }
 }
 
@@ -226,6 +228,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    quarantine (id) {
+        id -> BigInt,
+        raw_mail_id -> BigInt,
+        error -> Text,
+        created_at -> BigInt,
+        retried_at -> Nullable<BigInt>,
+        attempts -> Integer,
+        resolved_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    delivery_failures (id) {
+        id -> BigInt,
+        ticket_id -> Nullable<BigInt>,
+        raw_mail_id -> BigInt,
+        recipient -> Nullable<Text>,
+        status -> Nullable<Text>,
+        diagnostic -> Text,
+        original_message_id -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(group_members -> users (user_id));
 diesel::joinable!(tickets -> customers (requester_id));
@@ -235,6 +262,9 @@ diesel::joinable!(participants -> tickets (ticket_id));
 diesel::joinable!(participants -> customers (customer_id));
 diesel::joinable!(attachments -> messages (message_id));
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(quarantine -> raw_mails (raw_mail_id));
+diesel::joinable!(delivery_failures -> raw_mails (raw_mail_id));
+diesel::joinable!(delivery_failures -> tickets (ticket_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -256,6 +286,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     portal_links,
     canned_responses,
+    quarantine,
+    delivery_failures,
 );
 
 /// Every table the migrations create, for the schema comparison test.
@@ -279,4 +311,6 @@ pub const TABLES: &[&str] = &[
     "login_failures",
     "portal_links",
     "canned_responses",
+    "quarantine",
+    "delivery_failures",
 ];

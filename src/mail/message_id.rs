@@ -33,6 +33,11 @@ impl MessageIdSigner {
         }
     }
 
+    /// The host part of our Message-IDs (also the value of our loop header).
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
     fn mac(&self, payload: &str) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
         mac.update(payload.as_bytes());

@@ -11,7 +11,10 @@ use super::model::{NewEvent, NewMessage, Ticket};
 use super::state::{self, Action, Outcome};
 use super::types::{Actor, Channel, EventKind, MessageKind, Priority, Status};
 use super::TicketError;
-use crate::db::schema::{customers, messages, outbox, participants, tickets};
+use crate::db::schema::{
+    attachments as attachment_rows, customers, delivery_failures, messages, outbox, participants,
+    tickets,
+};
 use crate::db::DbConn;
 use crate::mail::message_id::MessageIdSigner;
 use crate::people::{self, EmailAddress};
@@ -262,7 +265,56 @@ fn insert_message(
         .returning(messages::id)
         .get_result(conn)?;
     attachments::store(conn, id, &body.attachments, at)?;
+    // Inline images: `cid:` links in mail HTML point at parts of the mail;
+    // once the files are rows they get URLs of ours.
+    if let Some(html) = body.html.as_deref() {
+        if html.contains("cid:") && body.attachments.iter().any(|a| a.content_id.is_some()) {
+            let files: Vec<(i64, Option<String>, String)> = attachment_rows::table
+                .filter(attachment_rows::message_id.eq(id))
+                .filter(attachment_rows::content_id.is_not_null())
+                .select((
+                    attachment_rows::id,
+                    attachment_rows::content_id,
+                    attachment_rows::filename,
+                ))
+                .load(conn)?;
+            let rewritten = rewrite_cid_links(html, &files);
+            if rewritten != html {
+                diesel::update(messages::table.find(id))
+                    .set(messages::body_html.eq(rewritten))
+                    .execute(conn)?;
+            }
+        }
+    }
     Ok(id)
+}
+
+/// `cid:ID` links replaced by `/attachments/{id}/{name}` for the stored
+/// files with that Content-ID.
+pub fn rewrite_cid_links(html: &str, files: &[(i64, Option<String>, String)]) -> String {
+    let mut files: Vec<&(i64, Option<String>, String)> =
+        files.iter().filter(|f| f.1.is_some()).collect();
+    // Longest first, so `cid:a1` is not rewritten as `cid:a` plus "1".
+    files.sort_by_key(|f| std::cmp::Reverse(f.1.as_ref().map(|c| c.len()).unwrap_or(0)));
+    let mut out = html.to_string();
+    for (id, cid, name) in files {
+        let Some(cid) = cid else { continue };
+        let url = format!("/attachments/{id}/{}", path_escape(name));
+        out = out.replace(&format!("cid:{cid}"), &url);
+    }
+    out
+}
+
+fn path_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Opens a ticket with its first message.
@@ -270,12 +322,40 @@ pub fn create(conn: &mut DbConn, new: NewTicket, at: i64) -> Result<Posted, Tick
     create_linked(conn, new, None, at)
 }
 
+/// How a new ticket relates to an existing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Continues a closed ticket.
+    FollowUp(i64),
+    /// Mentions it (e.g. mail tagged with its number from someone who is not
+    /// on it): linked for the agent, but kept apart.
+    Related(i64),
+}
+
+/// Opens a ticket linked to `related_to` (which must exist), e.g. for mail
+/// that carries another ticket's tag from a sender who is not on it.
+pub fn create_related(
+    conn: &mut DbConn,
+    related_to: i64,
+    new: NewTicket,
+    at: i64,
+) -> Result<Posted, TicketError> {
+    conn.transaction(|conn| {
+        let other = lock(conn, related_to)?;
+        create_linked(conn, new, Some(Link::Related(other.id)), at)
+    })
+}
+
 fn create_linked(
     conn: &mut DbConn,
     new: NewTicket,
-    parent_id: Option<i64>,
+    link: Option<Link>,
     at: i64,
 ) -> Result<Posted, TicketError> {
+    let parent_id = match link {
+        Some(Link::FollowUp(p) | Link::Related(p)) => Some(p),
+        None => None,
+    };
     let subject = validate_subject(&new.subject)?;
     validate_body(&new.body, false)?;
     conn.transaction(|conn| {
@@ -316,8 +396,10 @@ fn create_linked(
         };
         let message_id = insert_message(conn, ticket_id, kind, author, &new.body, at)?;
         let mut data = json!({ "channel": new.channel.as_str() });
-        if let Some(p) = parent_id {
-            data["follow_up_of"] = json!(p);
+        match link {
+            Some(Link::FollowUp(p)) => data["follow_up_of"] = json!(p),
+            Some(Link::Related(p)) => data["related_to"] = json!(p),
+            None => {}
         }
         record(
             conn,
@@ -329,7 +411,7 @@ fn create_linked(
         Ok(Posted {
             ticket_id,
             message_id,
-            follow_up: parent_id.is_some(),
+            follow_up: matches!(link, Some(Link::FollowUp(_))),
         })
     })
 }
@@ -352,7 +434,7 @@ pub fn follow_up(
                 ),
             ));
         }
-        create_linked(conn, new, Some(old.id), at)
+        create_linked(conn, new, Some(Link::FollowUp(old.id)), at)
     })
 }
 
@@ -387,7 +469,7 @@ pub fn customer_message(
                     mailbox_id: ticket.mailbox_id,
                     actor,
                 };
-                create_linked(conn, new, Some(ticket.id), at)
+                create_linked(conn, new, Some(Link::FollowUp(ticket.id)), at)
             }
             Outcome::Stay { to } => {
                 let message_id =
@@ -490,6 +572,79 @@ pub fn auto_message(
             message_id,
             follow_up: false,
         })
+    })
+}
+
+/// An automatic mail that came in (out-of-office, list or bulk mail) on a
+/// ticket: stored as a message of kind `auto` by the customer, recorded as
+/// `auto_message` with `{"direction":"in"}`. It never reopens the ticket,
+/// never counts as a `customer_message`, and sends nothing.
+pub fn incoming_auto_message(
+    conn: &mut DbConn,
+    ticket_id: i64,
+    customer_id: i64,
+    body: Body,
+    at: i64,
+) -> Result<Posted, TicketError> {
+    validate_body(&body, false)?;
+    conn.transaction(|conn| {
+        let ticket = lock(conn, ticket_id)?;
+        stay(&ticket, Action::AutoMessage)?;
+        let actor = Actor::Customer(customer_id);
+        let message_id = insert_message(conn, ticket.id, MessageKind::Auto, actor, &body, at)?;
+        record(
+            conn,
+            ticket.id,
+            actor,
+            at,
+            EventSpec::new(EventKind::AutoMessage).data(json!({ "direction": "in" })),
+        )?;
+        Ok(Posted {
+            ticket_id: ticket.id,
+            message_id,
+            follow_up: false,
+        })
+    })
+}
+
+/// A bounce: mail to `recipient` could not be delivered.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFailure {
+    /// The ticket the bounced mail belonged to, when known.
+    pub ticket_id: Option<i64>,
+    pub raw_mail_id: i64,
+    pub recipient: Option<String>,
+    pub status: Option<String>,
+    pub diagnostic: String,
+    pub original_message_id: Option<String>,
+}
+
+/// Records a delivery failure against its ticket (flagged on the ticket
+/// page). It is not a ticket event: the ticket's state and the report
+/// figures do not change because a mail bounced. Returns the row id.
+pub fn delivery_failure(
+    conn: &mut DbConn,
+    failure: DeliveryFailure,
+    at: i64,
+) -> Result<i64, TicketError> {
+    let clip = |s: String, n: usize| s.chars().take(n).collect::<String>();
+    conn.transaction(|conn| {
+        if let Some(t) = failure.ticket_id {
+            lock(conn, t)?;
+        }
+        let id = diesel::insert_into(delivery_failures::table)
+            .values((
+                delivery_failures::ticket_id.eq(failure.ticket_id),
+                delivery_failures::raw_mail_id.eq(failure.raw_mail_id),
+                delivery_failures::recipient.eq(failure.recipient.map(|r| clip(r, 320))),
+                delivery_failures::status.eq(failure.status.map(|s| clip(s, 40))),
+                delivery_failures::diagnostic.eq(clip(failure.diagnostic, 2000)),
+                delivery_failures::original_message_id.eq(failure.original_message_id),
+                delivery_failures::created_at.eq(at),
+            ))
+            .returning(delivery_failures::id)
+            .get_result(conn)?;
+        Ok(id)
     })
 }
 
@@ -796,4 +951,24 @@ fn queue_mail(
         ))
         .execute(conn)
         .map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cid_links_become_attachment_urls() {
+        let files = vec![
+            (7, Some("a".to_string()), "logo one.png".to_string()),
+            (8, Some("a1".to_string()), "x.gif".to_string()),
+            (9, None, "plain.txt".to_string()),
+        ];
+        let html = r#"<img src="cid:a"><img src="cid:a1"><td background=cid:a>"#;
+        assert_eq!(
+            rewrite_cid_links(html, &files),
+            r#"<img src="/attachments/7/logo%20one.png"><img src="/attachments/8/x.gif"><td background=/attachments/7/logo%20one.png>"#
+        );
+        assert_eq!(rewrite_cid_links("<p>cid:zz</p>", &files), "<p>cid:zz</p>");
+    }
 }

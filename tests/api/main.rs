@@ -3,9 +3,13 @@
 
 mod admin;
 mod cli;
+mod corpus;
 mod health;
 mod helpers;
 mod import;
+mod ingest;
+mod ingest_cli;
+mod ingest_web;
 mod lifecycle;
 mod portal;
 mod schema;

@@ -100,6 +100,8 @@ fn schema_rs() -> BTreeMap<String, Vec<String>> {
         login_failures,
         portal_links,
         canned_responses,
+        quarantine,
+        delivery_failures,
     );
     assert_eq!(
         rendered.len(),
