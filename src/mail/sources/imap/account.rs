@@ -60,9 +60,9 @@ impl After {
                 }
                 let atom = !flag.is_empty()
                     && flag.len() <= 64
-                    && flag.chars().all(|c| {
-                        c.is_ascii_graphic() && !"(){%*\"\\]".contains(c)
-                    });
+                    && flag
+                        .chars()
+                        .all(|c| c.is_ascii_graphic() && !"(){%*\"\\]".contains(c));
                 if atom {
                     Ok(After::Mark(flag.to_string()))
                 } else {
@@ -196,15 +196,12 @@ impl ImapAccount {
         }
     }
 
-    /// Which account the stored sync state belongs to: user, host and port
-    /// (not the password, which may change).
+    /// Which account the stored sync state belongs to: user and host. Not
+    /// the password, nor the port: switching between 993 and STARTTLS on
+    /// 143 must not read the whole folder again (and were it another
+    /// server, its UIDVALIDITY would differ and force just that).
     pub fn state_key(&self) -> String {
-        format!(
-            "{}@{}:{}",
-            self.user,
-            self.host_for_url().to_ascii_lowercase(),
-            self.port
-        )
+        format!("{}@{}", self.user, self.host_for_url().to_ascii_lowercase())
     }
 
     pub fn sends_password_in_clear(&self) -> bool {
@@ -353,7 +350,7 @@ mod tests {
             a.to_string(),
             "imaps://support@example.com@imap.example.com:993/INBOX"
         );
-        assert_eq!(a.state_key(), "support@example.com@imap.example.com:993");
+        assert_eq!(a.state_key(), "support@example.com@imap.example.com");
 
         let a = ImapAccount::from_url(
             "imap://u:p@127.0.0.1:1143/Support%20Desk?tls=none&after=move:Done&mailbox=Help@Example.com",
@@ -366,9 +363,11 @@ mod tests {
         assert!(!ImapAccount::from_url("imap://u:p@127.0.0.1/?tls=none")
             .unwrap()
             .sends_password_in_clear());
-        assert!(ImapAccount::from_url("imap://u:p@mail.example.com/?tls=none")
-            .unwrap()
-            .sends_password_in_clear());
+        assert!(
+            ImapAccount::from_url("imap://u:p@mail.example.com/?tls=none")
+                .unwrap()
+                .sends_password_in_clear()
+        );
 
         let a = ImapAccount::from_url("imap://u:p@[::1]/").unwrap();
         assert_eq!((a.host(), a.port, a.tls), ("::1", 143, Tls::StartTls));
@@ -387,7 +386,14 @@ mod tests {
             After::Mark("\\Flagged".into())
         );
         assert_eq!(After::parse("delete").unwrap(), After::Delete);
-        for bad in ["", "archive", "move:", "mark:\\Deleted", "mark:a b", "delete:x"] {
+        for bad in [
+            "",
+            "archive",
+            "move:",
+            "mark:\\Deleted",
+            "mark:a b",
+            "delete:x",
+        ] {
             assert!(After::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -401,7 +407,10 @@ mod tests {
             ("imaps://u:hunter2@h/?tls=none", "tls"),
             ("imap://u:hunter2@h/?tls=bogus", "tls"),
             ("imap://u:hunter2@h/?after=archive", "after"),
-            ("imap://u:hunter2@h/INBOX?after=move:INBOX", "would fetch nothing"),
+            (
+                "imap://u:hunter2@h/INBOX?after=move:INBOX",
+                "would fetch nothing",
+            ),
             ("imap://u:hunter2@h/?colour=red", "unknown option"),
             ("imap://u:hunter2@h/?mailbox=nope", "mailbox"),
             ("imap://u:hunter2@h/?tls=none&ca_file=/x.pem", "ca_file"),

@@ -98,10 +98,7 @@ where
     match tokio::time::timeout(COMMAND_TIMEOUT, fut).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!(
-            "no answer within {} s",
-            COMMAND_TIMEOUT.as_secs()
-        )),
+        Err(_) => Err(format!("no answer within {} s", COMMAND_TIMEOUT.as_secs())),
     }
 }
 
@@ -283,6 +280,9 @@ mod tests {
         assert_eq!(mutf7("Entwürfe"), "Entw&APw-rfe");
         assert_eq!(mutf7("A&B"), "A&-B");
         assert_eq!(mutf7("Входящие"), "&BBIERQQ+BDQETwRJBDgENQ-");
-        assert_eq!(mutf7("~peter/mail/台北/日本語"), "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
+        assert_eq!(
+            mutf7("~peter/mail/台北/日本語"),
+            "~peter/mail/&U,BTFw-/&ZeVnLIqe-"
+        );
     }
 }

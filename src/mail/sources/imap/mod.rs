@@ -110,12 +110,7 @@ async fn context(
     config: &Config,
     account: &ImapAccount,
 ) -> Result<Ingest, ImapError> {
-    let (db, signer, config, acc) = (
-        db.clone(),
-        signer.clone(),
-        config.clone(),
-        account.clone(),
-    );
+    let (db, signer, config, acc) = (db.clone(), signer.clone(), config.clone(), account.clone());
     blocking(move || {
         let mailbox = match &acc.mailbox {
             Some(addr) => {
@@ -243,9 +238,7 @@ impl Pass<'_> {
             }
             After::Move(_) | After::Delete => {
                 if let After::Move(target) = &self.account.after {
-                    timed(s.uid_copy(set, mutf7(target)))
-                        .await
-                        .map_err(fail)?;
+                    timed(s.uid_copy(set, mutf7(target))).await.map_err(fail)?;
                 }
                 timed(async {
                     s.uid_store(set, "+FLAGS.SILENT (\\Deleted)")
@@ -287,11 +280,7 @@ impl Pass<'_> {
             mbox.uid_validity
                 .ok_or_else(|| self.server("the server sent no UIDVALIDITY".into()))?,
         );
-        let (db, key, fname) = (
-            self.db.clone(),
-            account.state_key(),
-            account.folder.clone(),
-        );
+        let (db, key, fname) = (self.db.clone(), account.state_key(), account.folder.clone());
         let stored = blocking(move || state::load(&db, &key, &fname).map_err(IngestError::from))
             .await
             .map_err(|e| self.store(e))?;
@@ -324,8 +313,8 @@ impl Pass<'_> {
         {
             return Ok(summary);
         }
-        let first = u32::try_from(st.last_uid + 1)
-            .map_err(|_| self.server("UID out of range".into()))?;
+        let first =
+            u32::try_from(st.last_uid + 1).map_err(|_| self.server("UID out of range".into()))?;
         let found = timed(c.session.uid_search(format!("UID {first}:*")))
             .await
             .map_err(|e| self.server(format!("UID SEARCH: {e}")))?;
@@ -406,7 +395,8 @@ impl Pass<'_> {
                 self.save(st).await?;
             }
             if complete_to != batch.last().copied() {
-                let missing: Vec<u32> = batch.iter().filter(|u| !got.contains(u)).copied().collect();
+                let missing: Vec<u32> =
+                    batch.iter().filter(|u| !got.contains(u)).copied().collect();
                 tracing::warn!(account = %account, uids = %uid_set(&missing), "the server did not return these messages; looking again on the next pass");
                 break;
             }
