@@ -103,10 +103,12 @@ impl DbTarget {
             DbTarget::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
                 // WAL lets readers run beside the writer; FULL makes every commit
-                // that acknowledges mail durable; busy_timeout covers other processes.
+                // that acknowledges mail durable; busy_timeout covers other
+                // processes, and comes first: switching to WAL needs a lock
+                // that another process may hold.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA busy_timeout = 15000; PRAGMA foreign_keys = ON;",
+                    "PRAGMA busy_timeout = 15000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
                 Ok(DbConn::Sqlite(conn))
@@ -145,6 +147,19 @@ pub struct Db {
     /// SQLite has one writer: serializing writers in-process avoids lock
     /// upgrades failing with "database is locked" and busy-wait sleeps.
     write_lock: Arc<Mutex<()>>,
+    /// The same across processes (`serve` and MTA pipes side by side): a
+    /// lock file next to the database, so waiting writers queue in the
+    /// kernel instead of SQLite's sleeping busy handler.
+    file_lock: Option<Arc<std::fs::File>>,
+}
+
+/// Holds the cross-process writer lock until dropped.
+struct FileLockGuard<'a>(&'a std::fs::File);
+
+impl Drop for FileLockGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
 }
 
 impl Db {
@@ -160,6 +175,20 @@ impl Db {
         run_migrations(&mut conn)?;
         drop(conn);
         let backend = target.backend();
+        let file_lock = match &target {
+            DbTarget::Sqlite(path) => {
+                let mut lock_path = path.clone().into_os_string();
+                lock_path.push(".writer-lock");
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&lock_path)
+                    .map(Arc::new)
+                    .ok()
+            }
+            DbTarget::Postgres(_) => None,
+        };
         let max_size = match backend {
             Backend::Sqlite => 8,
             Backend::Postgres => 16,
@@ -174,6 +203,7 @@ impl Db {
             pool,
             backend,
             write_lock: Arc::new(Mutex::new(())),
+            file_lock,
         })
     }
 
@@ -217,6 +247,12 @@ impl Db {
             Backend::Sqlite => Some(self.write_lock.lock().unwrap_or_else(|p| p.into_inner())),
             Backend::Postgres => None,
         };
+        // Without the lock file (read-only directory) SQLite's own locking
+        // still keeps writers apart, only less efficiently.
+        let _file_guard = self
+            .file_lock
+            .as_deref()
+            .and_then(|f| f.lock().ok().map(|_| FileLockGuard(f)));
         let mut conn = self.conn()?;
         let conn: &mut DbConn = &mut conn;
         let begun = match conn {

@@ -384,3 +384,29 @@ mod tests {
         assert_eq!(like_pattern("100%_A"), "%100\\%\\_a%");
     }
 }
+
+/// A bounce recorded against a ticket.
+#[derive(Debug, Clone, Queryable)]
+pub struct DeliveryFailure {
+    pub id: i64,
+    pub recipient: Option<String>,
+    pub status: Option<String>,
+    pub diagnostic: String,
+    pub created_at: i64,
+}
+
+/// The delivery failures of a ticket, newest first.
+pub fn delivery_failures(conn: &mut DbConn, ticket_id: i64) -> QueryResult<Vec<DeliveryFailure>> {
+    use crate::db::schema::delivery_failures as df;
+    df::table
+        .filter(df::ticket_id.eq(ticket_id))
+        .order((df::created_at.desc(), df::id.desc()))
+        .select((
+            df::id,
+            df::recipient,
+            df::status,
+            df::diagnostic,
+            df::created_at,
+        ))
+        .load(conn)
+}

@@ -11,6 +11,7 @@ mod imap;
 mod import;
 mod ingest;
 mod ingest_cli;
+mod ingest_web;
 mod lifecycle;
 mod portal;
 mod schema;

@@ -95,6 +95,10 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "signed_out" => "You are signed out.",
         "sent" => "Message sent.",
         "signed_in" => "You are signed in.",
+        "retried" => "The mail was processed and has left the quarantine.",
+        "retry_failed" => {
+            "The mail could not be processed again; it stays in the quarantine with the new error."
+        }
         "follow_up" => {
             "That request was closed, so your message opened this new request, linked to it."
         }

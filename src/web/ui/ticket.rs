@@ -94,6 +94,7 @@ pub struct Draft {
 struct TicketPage {
     chrome: Chrome,
     t: Head,
+    failures: Vec<FailureLine>,
     participants: Vec<String>,
     messages: Vec<MessageView>,
     events: Vec<EventLine>,
@@ -106,6 +107,13 @@ struct TicketPage {
     can_resolve: bool,
     can_reopen: bool,
     can_close: bool,
+}
+
+/// A bounce shown on the ticket: mail to this recipient did not arrive.
+struct FailureLine {
+    when: String,
+    recipient: String,
+    diagnostic: String,
 }
 
 #[derive(Deserialize)]
@@ -311,6 +319,19 @@ fn render(
     html(
         status,
         &TicketPage {
+            failures: query::delivery_failures(c, t.id)?
+                .into_iter()
+                .map(|f| FailureLine {
+                    when: fmt::datetime(f.created_at),
+                    recipient: f.recipient.unwrap_or_else(|| "unknown recipient".into()),
+                    diagnostic: match f.status {
+                        Some(st) if !f.diagnostic.contains(&st) => {
+                            format!("{} ({st})", f.diagnostic)
+                        }
+                        _ => f.diagnostic,
+                    },
+                })
+                .collect(),
             chrome: Chrome::new(format!("#{} {}", t.id, t.subject), &staff.csrf)
                 .staff(&staff.user)
                 .section("tickets")

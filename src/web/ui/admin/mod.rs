@@ -1,4 +1,5 @@
-//! The admin pages: staff users, groups, mailboxes and canned responses.
+//! The admin pages: staff users, groups, mailboxes, canned responses and
+//! the mail quarantine.
 //! Every handler starts with `staff.require_admin()` (agents and managers
 //! get 403); every POST goes through `Form`, which has checked the CSRF
 //! token before the handler runs.
@@ -6,6 +7,7 @@
 mod canned;
 mod groups;
 mod mailboxes;
+mod quarantine;
 mod users;
 
 use actix_web::web;
@@ -24,6 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     groups::routes(cfg);
     mailboxes::routes(cfg);
     canned::routes(cfg);
+    quarantine::routes(cfg);
 }
 
 /// The chrome of an admin page.
@@ -48,6 +51,7 @@ struct IndexPage {
     groups: usize,
     mailboxes: usize,
     canned: usize,
+    quarantined: usize,
 }
 
 async fn index(
@@ -57,12 +61,13 @@ async fn index(
 ) -> Result<Reply, PageError> {
     staff.require_admin()?;
     blocking(move || {
-        let (users, groups, mailboxes, canned) = state.db.query(|c| {
+        let (users, groups, mailboxes, canned, quarantined) = state.db.query(|c| {
             Ok((
                 crate::people::list_staff(c)?.len(),
                 crate::people::list_groups(c)?.len(),
                 crate::mailboxes::list(c)?.len(),
                 crate::canned::list(c)?.len(),
+                crate::mail::inbound::quarantined(c, false, 10_000)?.len(),
             ))
         })?;
         page(&IndexPage {
@@ -72,6 +77,7 @@ async fn index(
             groups,
             mailboxes,
             canned,
+            quarantined,
         })
     })
     .await
