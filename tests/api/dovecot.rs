@@ -75,6 +75,11 @@ static INSTANCES: AtomicUsize = AtomicUsize::new(0);
 
 impl Dovecot {
     pub fn start() -> Dovecot {
+        Self::start_with("")
+    }
+
+    /// With extra lines for dovecot.conf.
+    pub fn start_with(extra_conf: &str) -> Dovecot {
         let bin = find_dovecot();
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
@@ -163,6 +168,7 @@ service imap-login {{
     ssl = yes
   }}
 }}
+{extra_conf}
 "#
         );
         std::fs::write(root.join("dovecot.conf"), conf).unwrap();

@@ -598,3 +598,68 @@ fn serve_polls_imap_wakes_on_idle_and_stops_cleanly() {
         .iter()
         .all(|m| m.has("\\Seen")));
 }
+
+#[test]
+fn serve_polls_imap_servers_without_idle() {
+    // The same Dovecot, advertising no IDLE.
+    let dv = Dovecot::start_with("imap_capability = IMAP4rev1 LITERAL+ UIDPLUS MOVE");
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _guard) = fresh_database_url();
+    let db = Db::connect(&url).unwrap();
+    let log = dir.path().join("serve.log");
+    let mut child = helpdesk(dir.path(), &url)
+        .arg("serve")
+        .env("HELPDESK_LISTEN", "127.0.0.1:0")
+        .env("HELPDESK_LOG", "info")
+        .env("HELPDESK_IMAP_URLS", dv.url("support", "INBOX", ""))
+        .env("HELPDESK_IMAP_POLL_SECONDS", "1")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while states(&db).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    dv.deliver("support", &mails(1, "poll")[0], false);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(&db, "raw_mails") < 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let exit = child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(count(&db, "raw_mails"), 1, "{text}");
+    assert!(text.contains("idle=false"), "{text}");
+    assert!(!text.contains(PASSWORD), "the password is in the log");
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn imap_logs_never_show_the_password_even_at_trace_level() {
+    let dv = Dovecot::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _guard) = fresh_database_url();
+    dv.deliver("support", &mails(1, "trace")[0], false);
+    let wrong = format!(
+        "imap://support:wrong-pass-123@127.0.0.1:{}/INBOX?tls=none",
+        dv.port
+    );
+    let out = helpdesk(dir.path(), &url)
+        .arg("fetch")
+        .env("HELPDESK_LOG", "trace")
+        .env(
+            "HELPDESK_IMAP_URLS",
+            format!("{} {wrong}", dv.url("support", "INBOX", "")),
+        )
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert!(err.contains("1 stored"), "{err}");
+    for secret in [PASSWORD, "s3cret", "wrong-pass-123"] {
+        assert!(!err.contains(secret), "{secret:?} is in the log:\n{err}");
+    }
+}

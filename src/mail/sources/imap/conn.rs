@@ -88,6 +88,8 @@ pub struct Connected {
     pub idle: bool,
     pub move_: bool,
     pub uidplus: bool,
+    /// The `move:` target was created (or found) on this connection.
+    pub target_ready: bool,
 }
 
 /// Runs one IMAP command with the command timeout; the error as text.
@@ -232,6 +234,7 @@ pub async fn connect(account: &ImapAccount) -> Result<Connected, ImapError> {
         idle: caps.has_str("IDLE"),
         move_: caps.has_str("MOVE"),
         uidplus: caps.has_str("UIDPLUS"),
+        target_ready: false,
         session,
     })
 }

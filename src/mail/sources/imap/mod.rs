@@ -268,10 +268,11 @@ impl Pass<'_> {
         let account = self.account;
         let mut summary = PassSummary::default();
         let folder = mutf7(&account.folder);
-        if let After::Move(target) = &account.after {
+        if let (After::Move(target), false) = (&account.after, c.target_ready) {
             // Creating the target is the portable "does it exist": a NO
             // (it exists already) is fine; a real problem shows at MOVE.
             let _ = timed(c.session.create(mutf7(target))).await;
+            c.target_ready = true;
         }
         let mbox = timed(c.session.select(&folder))
             .await
@@ -485,6 +486,7 @@ async fn idle(c: Connected, d: Duration, stop: &Stop) -> Result<Option<Connected
         idle,
         move_,
         uidplus,
+        target_ready,
     } = c;
     let mut handle = session.idle();
     timed(handle.init()).await?;
@@ -507,6 +509,7 @@ async fn idle(c: Connected, d: Duration, stop: &Stop) -> Result<Option<Connected
                 idle,
                 move_,
                 uidplus,
+                target_ready,
             }))
         }
     }
@@ -576,7 +579,8 @@ async fn watch_account(
     account: &ImapAccount,
     stop: &Stop,
 ) {
-    let poll = Duration::from_secs(config.imap_poll_seconds);
+    // Reconnect after a failure within a minute, even with long polls.
+    let retry = Duration::from_secs(config.imap_poll_seconds.min(60));
     let mut failing = false;
     while !stop.is_set() {
         match session(db, signer, config, account, stop, &mut failing).await {
@@ -590,7 +594,7 @@ async fn watch_account(
                 failing = true;
             }
         }
-        stop.sleep(poll).await;
+        stop.sleep(retry).await;
     }
 }
 
