@@ -81,6 +81,18 @@ impl Dovecot {
     /// With extra lines for dovecot.conf.
     pub fn start_with(extra_conf: &str) -> Dovecot {
         let bin = find_dovecot();
+        // A free port can be taken by another test before Dovecot binds it.
+        for attempt in 1.. {
+            match Self::try_start(&bin, extra_conf) {
+                Ok(d) => return d,
+                Err(logs) if attempt < 3 && logs.contains("Address already in use") => continue,
+                Err(logs) => panic!("cannot start dovecot:\n{logs}"),
+            }
+        }
+        unreachable!()
+    }
+
+    fn try_start(bin: &Path, extra_conf: &str) -> Result<Dovecot, String> {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         // The mail user must be able to reach its home in here.
@@ -185,7 +197,7 @@ service imap-login {{
             d.ensure_maildir(&d.maildir(u));
         }
         let stderr = std::fs::File::create(root.join("stderr.log")).unwrap();
-        let child = Command::new(&bin)
+        let child = Command::new(bin)
             .arg("-F")
             .arg("-c")
             .arg(root.join("dovecot.conf"))
@@ -195,8 +207,8 @@ service imap-login {{
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         d.child = Some(child);
-        d.wait_ready();
-        d
+        d.wait_ready()?;
+        Ok(d)
     }
 
     fn logs(&self) -> String {
@@ -204,21 +216,25 @@ service imap-login {{
         format!("{}{}", read("stderr.log"), read("dovecot.log"))
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("dovecot exited ({status}) at start:\n{}", self.logs());
+                return Err(format!("dovecot exited ({status}):\n{}", self.logs()));
             }
             if let Ok(s) = TcpStream::connect(("127.0.0.1", self.port)) {
                 s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
                 let mut line = String::new();
                 if BufReader::new(s).read_line(&mut line).is_ok() && line.starts_with("* OK") {
-                    return;
+                    return Ok(());
                 }
             }
             if Instant::now() > deadline {
-                panic!("dovecot does not answer on {}:\n{}", self.port, self.logs());
+                return Err(format!(
+                    "dovecot does not answer on {}:\n{}",
+                    self.port,
+                    self.logs()
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
