@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::mail::sources::imap::account::{ImapAccount, Options as ImapOptions};
+use crate::mail::sources::imap::DEFAULT_POLL_SECONDS;
 use crate::mail::subject_tag::{SubjectTag, DEFAULT_SUBJECT_TAG};
 use crate::people::EmailAddress;
 
@@ -50,6 +52,48 @@ struct FileConfig {
     max_mail_bytes: Option<u64>,
     subject_tag: Option<String>,
     maildirs: Option<Vec<String>>,
+    imap: Option<Vec<ImapFileEntry>>,
+    imap_poll_seconds: Option<u64>,
+}
+
+/// One `[[imap]]` table: the URL, and its options as keys.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImapFileEntry {
+    url: String,
+    mailbox: Option<String>,
+    after: Option<String>,
+    tls: Option<String>,
+    ca_file: Option<String>,
+}
+
+/// `HELPDESK_IMAP_URLS`: URLs separated by white space or by commas (a
+/// comma splits only where the next URL starts: passwords may hold one).
+fn split_imap_urls(v: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for piece in v.split_whitespace() {
+        let mut rest = piece;
+        loop {
+            let next = [",imap://", ",imaps://"]
+                .iter()
+                .filter_map(|p| rest.find(p))
+                .min();
+            match next {
+                Some(i) => {
+                    out.push(rest[..i].to_string());
+                    rest = &rest[i + 1..];
+                }
+                None => {
+                    out.push(rest.to_string());
+                    break;
+                }
+            }
+        }
+    }
+    out.into_iter()
+        .map(|u| u.trim_matches(',').to_string())
+        .filter(|u| !u.is_empty())
+        .collect()
 }
 
 /// A maildir `serve` watches and `fetch` reads, and the mailbox (support
@@ -95,6 +139,10 @@ pub struct Config {
     /// The ticket tag mail subjects carry.
     pub subject_tag: SubjectTag,
     pub maildirs: Vec<MaildirSource>,
+    /// IMAP accounts `serve` polls and `fetch` reads.
+    pub imap: Vec<ImapAccount>,
+    /// Seconds between IMAP polls in `serve` (the longest IDLE, too).
+    pub imap_poll_seconds: u64,
 }
 
 impl fmt::Debug for Config {
@@ -112,6 +160,8 @@ impl fmt::Debug for Config {
             .field("max_mail_bytes", &self.max_mail_bytes)
             .field("subject_tag", &self.subject_tag.to_string())
             .field("maildirs", &self.maildirs)
+            .field("imap", &self.imap)
+            .field("imap_poll_seconds", &self.imap_poll_seconds)
             .finish()
     }
 }
@@ -254,7 +304,49 @@ impl Config {
                 key: "maildirs",
                 message,
             })?;
+        let imap = match env("HELPDESK_IMAP_URLS").filter(|v| !v.trim().is_empty()) {
+            Some(v) => split_imap_urls(&v)
+                .iter()
+                .map(|u| ImapAccount::from_url(u))
+                .collect::<Result<Vec<_>, _>>(),
+            None => file_cfg
+                .imap
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| {
+                    ImapAccount::parse(
+                        &e.url,
+                        ImapOptions {
+                            mailbox: e.mailbox,
+                            after: e.after,
+                            tls: e.tls,
+                            ca_file: e.ca_file,
+                        },
+                    )
+                })
+                .collect(),
+        }
+        .map_err(|message| ConfigError::Invalid {
+            key: "imap",
+            message,
+        })?;
+        let imap_poll_seconds =
+            match env("HELPDESK_IMAP_POLL_SECONDS").filter(|v| !v.trim().is_empty()) {
+                Some(v) => v.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
+                    key: "imap_poll_seconds",
+                    message: format!("{v:?} is not a number of seconds"),
+                })?,
+                None => file_cfg.imap_poll_seconds.unwrap_or(DEFAULT_POLL_SECONDS),
+            };
+        if !(1..=86_400).contains(&imap_poll_seconds) {
+            return Err(ConfigError::Invalid {
+                key: "imap_poll_seconds",
+                message: "must be between 1 and 86400 seconds".into(),
+            });
+        }
         Ok(Config {
+            imap,
+            imap_poll_seconds,
             max_attachment_bytes: max_attachment_bytes as usize,
             max_mail_bytes: max_mail_bytes as usize,
             subject_tag,
@@ -385,6 +477,76 @@ mod tests {
                 key: "maildirs",
                 ..
             })
+        ));
+    }
+
+    #[test]
+    fn imap_accounts_from_the_file_and_the_environment() {
+        let c = Config::from_sources(None, no_env).unwrap();
+        assert!(c.imap.is_empty());
+        assert_eq!(c.imap_poll_seconds, 60);
+        let file = Some((
+            PathBuf::from("h.toml"),
+            r#"
+imap_poll_seconds = 30
+[[imap]]
+url = "imaps://support%40example.com:hunter2@imap.example.com/INBOX"
+mailbox = "support@example.com"
+after = "move:Processed"
+
+[[imap]]
+url = "imap://billing:pw@127.0.0.1:1143/"
+tls = "none"
+after = "delete"
+"#
+            .to_string(),
+        ));
+        let c = Config::from_sources(file, no_env).unwrap();
+        assert_eq!(c.imap_poll_seconds, 30);
+        assert_eq!(c.imap.len(), 2);
+        assert_eq!(c.imap[0].user, "support@example.com");
+        assert_eq!(
+            c.imap[0].mailbox.as_ref().map(|m| m.as_str()),
+            Some("support@example.com")
+        );
+        assert_eq!(c.imap[1].folder, "INBOX");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+
+        let c = Config::from_sources(None, |k| match k {
+            "HELPDESK_IMAP_URLS" => Some(
+                "imaps://a:p,w@h1/INBOX,imaps://b:x@h2/Support imap://c:y@127.0.0.1/?tls=none"
+                    .into(),
+            ),
+            "HELPDESK_IMAP_POLL_SECONDS" => Some("5".into()),
+            _ => None,
+        })
+        .unwrap();
+        let users: Vec<&str> = c.imap.iter().map(|a| a.user.as_str()).collect();
+        assert_eq!(users, ["a", "b", "c"]);
+        assert_eq!(c.imap[0].password(), "p,w");
+        assert_eq!(c.imap_poll_seconds, 5);
+
+        for (key, value) in [
+            ("HELPDESK_IMAP_URLS", "imaps://u@h/"),
+            ("HELPDESK_IMAP_URLS", "https://u:hunter2@h/"),
+            ("HELPDESK_IMAP_POLL_SECONDS", "0"),
+            ("HELPDESK_IMAP_POLL_SECONDS", "soon"),
+        ] {
+            let e = Config::from_sources(None, |k| (k == key).then(|| value.to_string()))
+                .err()
+                .unwrap_or_else(|| panic!("{value} accepted"));
+            let text = e.to_string();
+            assert!(text.starts_with("imap"), "{text}");
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        let file = Some((
+            PathBuf::from("h.toml"),
+            "[[imap]]\nurl = \"imaps://u:p@h/\"\nfolder = \"INBOX\"\n".to_string(),
+        ));
+        assert!(matches!(
+            Config::from_sources(file, no_env),
+            Err(ConfigError::Parse { .. })
         ));
     }
 

@@ -6,11 +6,16 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 pub fn init(format: LogFormat) {
-    let filter = std::env::var("HELPDESK_LOG")
+    let mut filter = std::env::var("HELPDESK_LOG")
         .ok()
         .or_else(|| std::env::var("RUST_LOG").ok())
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
+    // The IMAP client traces every line it sends, LOGIN and its password
+    // included: never let that through.
+    if let Ok(quiet) = "async_imap=info".parse() {
+        filter = filter.add_directive(quiet);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -13,7 +13,7 @@ use crate::config::{redact_url, Config};
 use crate::db::{Db, DbError};
 use crate::mail::inbound::{self, Ingest, Outcome};
 use crate::mail::message_id::MessageIdSigner;
-use crate::mail::sources::maildir;
+use crate::mail::sources::{imap, maildir};
 use crate::people::{self, EmailAddress, NewStaff, PeopleError};
 use crate::time::now_ms;
 use crate::web::Application;
@@ -72,6 +72,25 @@ pub fn serve(config: Config) -> Result<(), Failure> {
                 })?,
         )
     };
+    let imap_poller = if config.imap.is_empty() {
+        None
+    } else {
+        let signer = MessageIdSigner::new(&secret, &config.mail_domain());
+        let (db, config, stop) = (db.clone(), config.clone(), stop.clone());
+        tracing::info!(
+            accounts = config.imap.len(),
+            poll_seconds = config.imap_poll_seconds,
+            "polling IMAP accounts"
+        );
+        Some(
+            std::thread::Builder::new()
+                .name("imap".into())
+                .spawn(move || imap::watch(db, signer, config, stop))
+                .map_err(|e| {
+                    Failure::new(EX_SOFTWARE, format!("cannot start the IMAP poller: {e}"))
+                })?,
+        )
+    };
     let served = actix_web::rt::System::new().block_on(async move {
         let listen = config.listen;
         let app = Application::build(config, db, &secret)
@@ -86,6 +105,9 @@ pub fn serve(config: Config) -> Result<(), Failure> {
     stop.store(true, Ordering::Relaxed);
     if let Some(w) = watcher {
         let _ = w.join();
+    }
+    if let Some(p) = imap_poller {
+        let _ = p.join();
     }
     if served.is_ok() {
         tracing::info!("shut down");
@@ -158,20 +180,50 @@ pub fn ingest(config: &Config, args: IngestArgs) -> Result<(), Failure> {
     }
 }
 
+/// One pass over every maildir and IMAP account. Each source runs even
+/// when another failed; the exit code is 75 when any failure is temporary
+/// (store or server unavailable: what was not committed stays put).
 pub fn fetch(config: &Config) -> Result<(), Failure> {
-    if config.maildirs.is_empty() {
-        eprintln!("no mail sources configured (maildirs)");
+    if config.maildirs.is_empty() && config.imap.is_empty() {
+        eprintln!("no mail sources configured (maildirs, imap)");
         return Ok(());
     }
     let (db, signer) = connect_for_mail(config)?;
-    let summary = maildir::fetch_all(&db, &signer, config).map_err(|e| match e {
-        maildir::MaildirError::Io { .. } => Failure::new(EX_NOINPUT, e.to_string()),
-        maildir::MaildirError::Ingest(i) => {
-            Failure::new(EX_TEMPFAIL, format!("{i}; the rest stays in new/"))
+    let mut total = maildir::PassSummary::default();
+    let mut failures: Vec<Failure> = Vec::new();
+    if !config.maildirs.is_empty() {
+        match maildir::fetch_all(&db, &signer, config) {
+            Ok(s) => total.merge(&s),
+            Err(e @ maildir::MaildirError::Io { .. }) => {
+                failures.push(Failure::new(EX_NOINPUT, e.to_string()))
+            }
+            Err(maildir::MaildirError::Ingest(i)) => failures.push(Failure::new(
+                EX_TEMPFAIL,
+                format!("{i}; the rest stays in new/"),
+            )),
         }
-    })?;
-    eprintln!("{summary}");
-    Ok(())
+    }
+    for (_, result) in imap::fetch_all(&db, &signer, config) {
+        match result {
+            Ok(s) => total.merge(&s),
+            Err(e) => failures.push(Failure::new(EX_TEMPFAIL, e.to_string())),
+        }
+    }
+    eprintln!("{total}");
+    if failures.is_empty() {
+        return Ok(());
+    }
+    let code = if failures.iter().any(|f| f.code == EX_TEMPFAIL) {
+        EX_TEMPFAIL
+    } else {
+        failures[0].code
+    };
+    let message = failures
+        .into_iter()
+        .map(|f| f.message)
+        .collect::<Vec<_>>()
+        .join("\nerror: ");
+    Err(Failure::new(code, message))
 }
 
 pub fn migrate(config: &Config) -> Result<(), Failure> {

@@ -40,7 +40,9 @@ pub enum Command {
     /// committed, 75 when the store is unavailable (the MTA retries), 65
     /// when it was quarantined (stored for an admin)
     Ingest(IngestArgs),
-    /// Run one pass over the configured mail sources (maildirs) and exit
+    /// Run one pass over the configured mail sources (maildirs and IMAP
+    /// accounts) and exit: 0 when everything found is committed, 75 when
+    /// the store or a server is unavailable (the rest is fetched next time)
     Fetch,
 }
 

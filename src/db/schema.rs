@@ -253,6 +253,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    imap_folders (id) {
+        id -> BigInt,
+        account -> Text,
+        folder -> Text,
+        uidvalidity -> BigInt,
+        last_uid -> BigInt,
+        acked_uid -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(group_members -> users (user_id));
 diesel::joinable!(tickets -> customers (requester_id));
@@ -288,6 +300,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     canned_responses,
     quarantine,
     delivery_failures,
+    imap_folders,
 );
 
 /// Every table the migrations create, for the schema comparison test.
@@ -313,4 +326,5 @@ pub const TABLES: &[&str] = &[
     "canned_responses",
     "quarantine",
     "delivery_failures",
+    "imap_folders",
 ];

@@ -4,8 +4,10 @@
 mod admin;
 mod cli;
 mod corpus;
+mod dovecot;
 mod health;
 mod helpers;
+mod imap;
 mod import;
 mod ingest;
 mod ingest_cli;

@@ -102,6 +102,7 @@ fn schema_rs() -> BTreeMap<String, Vec<String>> {
         canned_responses,
         quarantine,
         delivery_failures,
+        imap_folders,
     );
     assert_eq!(
         rendered.len(),

@@ -36,7 +36,7 @@ impl PassSummary {
         self.stored + self.duplicates + self.quarantined + self.bounces + self.loops
     }
 
-    fn add(&mut self, o: &Outcome) {
+    pub fn add(&mut self, o: &Outcome) {
         match o {
             Outcome::Duplicate { .. } => self.duplicates += 1,
             Outcome::Quarantined { .. } => self.quarantined += 1,

@@ -1,4 +1,5 @@
 //! Where mail comes from. The MTA pipe is `helpdesk ingest` (src/cli);
-//! maildirs are read here; IMAP lands on top of the same pipeline.
+//! maildirs and IMAP accounts are read here, all through the same pipeline.
 
+pub mod imap;
 pub mod maildir;
