@@ -165,3 +165,37 @@ Message-ID: {ours}\nFrom: help@support.example.com\nSubject: Re: Help\n\nHere yo
         p.body
     );
 }
+
+#[tokio::test]
+async fn an_incoming_auto_reply_shows_its_sender_on_the_ticket_page() {
+    let app = spawn_app().await;
+    let first = mail(
+        "Ann Auto <ann@example.com>",
+        "Help",
+        &["Message-ID: <h1@ann>"],
+        "x",
+    );
+    let t = inbound::ingest(&app.db, &ctx(&app.db), &first, now_ms())
+        .unwrap()
+        .ticket_id()
+        .unwrap();
+    let ooo = mail(
+        "Ann Auto <ann@example.com>",
+        "Automatic reply: Help",
+        &["In-Reply-To: <h1@ann>", "X-Auto-Response-Suppress: All"],
+        "Away until Monday.",
+    );
+    let o = inbound::ingest(&app.db, &ctx(&app.db), &ooo, now_ms()).unwrap();
+    assert!(matches!(o, Outcome::AutoReply { .. }), "{o:?}");
+    let mut b = Browser::new(&app);
+    b.login("admin@example.com").await;
+    let p = b.get(&format!("/tickets/{t}")).await;
+    assert!(p.body.contains("Away until Monday."), "{}", p.body);
+    assert!(p.body.contains("sent an automatic reply"), "{}", p.body);
+    assert!(
+        p.body.contains("Ann Auto &lt;ann@example.com&gt;")
+            || p.body.contains("Ann Auto &#60;ann@example.com&#62;"),
+        "{}",
+        p.body
+    );
+}

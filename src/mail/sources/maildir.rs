@@ -148,21 +148,50 @@ pub fn pass(db: &Db, ctx: &Ingest, dir: &Path, batch: usize) -> Result<PassSumma
                 continue;
             }
             let raws: Vec<&[u8]> = pending.iter().map(|(_, d)| d.as_slice()).collect();
-            let outcomes = inbound::ingest_batch(db, ctx, &raws, crate::time::now_ms())?;
-            // Committed: now, and only now, each file may be acknowledged.
-            for ((name, _), o) in pending.iter().zip(&outcomes) {
-                summary.add(o);
-                if let Err(e) = std::fs::rename(new.join(name), cur.join(cur_name(name))) {
-                    if e.kind() != std::io::ErrorKind::NotFound {
-                        tracing::warn!(file = %name, error = %e, "stored, but cannot move the file to cur/; the next pass sees a duplicate");
+            match inbound::ingest_batch(db, ctx, &raws, crate::time::now_ms()) {
+                // Committed: now, and only now, each file may be acknowledged.
+                Ok(outcomes) => {
+                    for ((name, _), o) in pending.iter().zip(&outcomes) {
+                        summary.add(o);
+                        acknowledge(&new, &cur, name);
                     }
                 }
+                Err(IngestError::Store(e)) => {
+                    // One mail the store refuses even to quarantine (a bug)
+                    // must not hold up the others: one transaction each, and
+                    // the refused one stays in new/ for the next pass.
+                    tracing::error!(error = %e, "a batch was refused; ingesting its mails one by one");
+                    for (name, data) in &pending {
+                        match inbound::ingest(db, ctx, data, crate::time::now_ms()) {
+                            Ok(o) => {
+                                summary.add(&o);
+                                acknowledge(&new, &cur, name);
+                            }
+                            Err(IngestError::Store(e)) => {
+                                tracing::error!(file = %name, error = %e, "the store refuses this mail; left in new/");
+                                summary.skipped += 1;
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
             }
             pending.clear();
             bytes = 0;
         }
     }
     Ok(summary)
+}
+
+/// Moves a stored file from `new/` to `cur/`. A failure is harmless: the
+/// file is seen again and found to be a duplicate.
+fn acknowledge(new: &Path, cur: &Path, name: &str) {
+    if let Err(e) = std::fs::rename(new.join(name), cur.join(cur_name(name))) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(file = %name, error = %e, "stored, but cannot move the file to cur/; the next pass sees a duplicate");
+        }
+    }
 }
 
 /// The pipeline context for a configured maildir: its mailbox looked up by

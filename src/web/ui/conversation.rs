@@ -108,7 +108,8 @@ pub fn build(
         .map(|m| {
             let kind = m.kind();
             let author = match kind {
-                MessageKind::Auto => "Helpdesk".to_string(),
+                // Ours; an automatic mail that came in has its sender.
+                MessageKind::Auto if m.author_customer_id.is_none() => "Helpdesk".to_string(),
                 _ => names
                     .person(m.author_user_id, m.author_customer_id)
                     .map(|p| {

@@ -179,6 +179,9 @@ fn describe(e: &Event, names: &Names) -> String {
         "customer_message" => "wrote".into(),
         "agent_reply" => "replied".into(),
         "note" => "added an internal note".into(),
+        "auto_message" if s("direction") == "in" => {
+            "sent an automatic reply (out-of-office, list or bulk mail)".into()
+        }
         "auto_message" => format!("sent an automatic mail ({})", s("purpose")),
         "status_changed" => format!("changed the status from {from} to {to}"),
         "reopened" => format!("reopened the ticket ({from} → {to})"),
