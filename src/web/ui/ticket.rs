@@ -27,9 +27,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/tickets/{id}/assign", web::post().to(assign))
         .route("/tickets/{id}/priority", web::post().to(priority))
         .route("/tickets/{id}/escalate", web::post().to(escalate))
-        .route("/tickets/{id}/resolve", web::post().to(resolve))
-        .route("/tickets/{id}/reopen", web::post().to(reopen))
-        .route("/tickets/{id}/close", web::post().to(close))
+        .route(
+            "/tickets/{id}/{action:resolve|reopen|close}",
+            web::post().to(change_status),
+        )
         .route("/canned/{id}", web::get().to(canned_text));
 }
 
@@ -605,56 +606,32 @@ async fn escalate(
 #[derive(Deserialize)]
 struct Empty {}
 
-async fn resolve(
+/// Resolve, reopen or close: the status changes that take no input.
+async fn change_status(
     state: web::Data<AppState>,
     staff: Staff,
-    id: web::Path<i64>,
+    path: web::Path<(i64, String)>,
     _f: Form<Empty>,
 ) -> Result<Reply, PageError> {
-    let id = id.into_inner();
+    type StatusOp = fn(&mut DbConn, i64, Actor, i64) -> Result<Status, TicketError>;
+    let (id, action) = path.into_inner();
+    let (op, done): (StatusOp, &'static str) = match action.as_str() {
+        "resolve" => (ops::resolve, "resolve"),
+        "reopen" => (ops::reopen, "reopen"),
+        "close" => (ops::close, "close"),
+        _ => {
+            return Err(PageError::NotFound(
+                "there is no page at this address".into(),
+            ))
+        }
+    };
     act(
         state,
         staff,
         id,
         Draft::default(),
-        "resolve",
-        move |c, _, staff, now| ops::resolve(c, id, Actor::Agent(staff.user.id), now).map(|_| ""),
-    )
-    .await
-}
-
-async fn reopen(
-    state: web::Data<AppState>,
-    staff: Staff,
-    id: web::Path<i64>,
-    _f: Form<Empty>,
-) -> Result<Reply, PageError> {
-    let id = id.into_inner();
-    act(
-        state,
-        staff,
-        id,
-        Draft::default(),
-        "reopen",
-        move |c, _, staff, now| ops::reopen(c, id, Actor::Agent(staff.user.id), now).map(|_| ""),
-    )
-    .await
-}
-
-async fn close(
-    state: web::Data<AppState>,
-    staff: Staff,
-    id: web::Path<i64>,
-    _f: Form<Empty>,
-) -> Result<Reply, PageError> {
-    let id = id.into_inner();
-    act(
-        state,
-        staff,
-        id,
-        Draft::default(),
-        "close",
-        move |c, _, staff, now| ops::close(c, id, Actor::Agent(staff.user.id), now).map(|_| ""),
+        done,
+        move |c, _, staff, now| op(c, id, Actor::Agent(staff.user.id), now).map(|_| ""),
     )
     .await
 }
