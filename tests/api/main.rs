@@ -11,6 +11,7 @@ mod ingest;
 mod ingest_cli;
 mod ingest_web;
 mod lifecycle;
+mod outbound;
 mod portal;
 mod schema;
 mod tickets_api;
