@@ -53,7 +53,8 @@ class Handler:
         os.rename(tmp, os.path.join(out, "new", name))
         return "250 OK stored"
 
-c = Controller(Handler(), hostname="127.0.0.1", port=port)
+# A fixed server name: the default looks up the FQDN for every connection.
+c = Controller(Handler(), hostname="127.0.0.1", port=port, server_hostname="localhost")
 c.start()
 print("ready", flush=True)
 sys.stdin.read()
@@ -744,4 +745,45 @@ fn serve_sends_queued_mail_only_with_an_smtp_url() {
     std::thread::sleep(Duration::from_millis(1000));
     stop(with);
     assert_eq!(smtp.received().len(), 1);
+}
+
+/// Not a benchmark harness, a printout: one sender with its defaults
+/// against the local aiosmtpd (`--nocapture` shows the figure).
+#[test]
+fn sender_throughput_to_the_local_smtp_server() {
+    let (db, _g) = test_db();
+    let smtp = SmtpServer::start();
+    let config = config_for(SUPPORT);
+    let n = 500;
+    {
+        let c = &mut db.conn().unwrap();
+        for i in 0..n {
+            outbox_mail::queue(
+                c,
+                Standalone {
+                    kind: "portal_link",
+                    to: &format!("c{i}@example.com"),
+                    subject: "Your sign-in link",
+                    body_text: "Open this link to sign in.",
+                    mail_message_id: &format!("<tp{i}@support.example.com>"),
+                },
+                now_ms(),
+            )
+            .unwrap();
+        }
+    }
+    let s = Sender::new(
+        db.clone(),
+        EmailTransport::from_url(&smtp.url()).unwrap(),
+        &config,
+    );
+    let started = Instant::now();
+    assert_eq!(block(s.drain()).unwrap(), n);
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "outbox throughput ({:?}): {n} mails by one sender in {secs:.2} s = {:.0} mails/s",
+        db.backend(),
+        n as f64 / secs
+    );
+    assert_eq!(smtp.received().len(), n);
 }
