@@ -538,6 +538,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn smtp_urls_plain_starttls_tls_and_auth() {
+        for ok in [
+            "smtp://127.0.0.1:2525",
+            "smtp://user:secret@mail.example.com:587?tls=starttls",
+            "smtps://user:secret@mail.example.com:465",
+        ] {
+            assert!(EmailTransport::from_url(ok).is_ok(), "{ok}");
+        }
+        let Err(e) = EmailTransport::from_url("imap://user:secret@mail.example.com") else {
+            panic!("imap:// is no SMTP URL");
+        };
+        assert!(!e.contains("secret"), "the password leaked: {e}");
+    }
+
+    #[test]
     fn html_part_escapes_and_keeps_paragraphs() {
         let html = HtmlPart {
             subject: "s",
