@@ -365,16 +365,19 @@ impl From<DbError> for ComposeError {
     }
 }
 
+/// An address as stored (`a@b`, `<a@b>`) or configured (`Name <a@b>`),
+/// with `name` as display name when given.
 fn parse_mailbox(name: Option<&str>, address: &str) -> Result<LettreMailbox, ComposeError> {
-    let addr = address
-        .trim()
-        .trim_matches(['<', '>'])
+    let trimmed = address.trim();
+    let parsed: LettreMailbox = trimmed
         .parse()
+        .or_else(|_| trimmed.trim_matches(['<', '>']).parse())
         .map_err(|e| ComposeError::Invalid(format!("address {address:?}: {e}")))?;
-    Ok(LettreMailbox::new(
-        name.map(str::to_string).filter(|n| !n.is_empty()),
-        addr,
-    ))
+    let name = name
+        .map(str::to_string)
+        .filter(|n| !n.is_empty())
+        .or(parsed.name);
+    Ok(LettreMailbox::new(name, parsed.email))
 }
 
 fn addresses(list: &str) -> impl Iterator<Item = &str> {
@@ -536,6 +539,25 @@ pub fn spawn(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_parse_bare_bracketed_and_named() {
+        let ok = |name: Option<&str>, a: &str| match parse_mailbox(name, a) {
+            Ok(m) => m.to_string(),
+            Err(_) => panic!("{a} should parse"),
+        };
+        assert_eq!(ok(None, "help@example.com"), "help@example.com");
+        assert_eq!(ok(None, "<help@example.com>"), "help@example.com");
+        assert_eq!(
+            ok(None, "Help <help@example.com>"),
+            "Help <help@example.com>"
+        );
+        assert_eq!(
+            ok(Some("Billing"), "Help <help@example.com>"),
+            "Billing <help@example.com>"
+        );
+        assert!(parse_mailbox(None, "not an address").is_err());
+    }
 
     #[test]
     fn smtp_urls_plain_starttls_tls_and_auth() {
