@@ -91,6 +91,8 @@ pub fn serve(config: Config) -> Result<(), Failure> {
                 })?,
         )
     };
+    let sender = crate::mail::outbound::spawn(db.clone(), &config, stop.clone())
+        .map_err(|e| Failure::new(super::EX_CONFIG, e))?;
     let served = actix_web::rt::System::new().block_on(async move {
         let listen = config.listen;
         let app = Application::build(config, db, &secret)
@@ -108,6 +110,10 @@ pub fn serve(config: Config) -> Result<(), Failure> {
     }
     if let Some(p) = imap_poller {
         let _ = p.join();
+    }
+    // The sender finishes the mail in hand (sent, then marked) and stops.
+    if let Some(s) = sender {
+        let _ = s.join();
     }
     if served.is_ok() {
         tracing::info!("shut down");

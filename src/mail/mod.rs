@@ -1,8 +1,9 @@
 //! Mail: identifiers, HTML sanitizing, the inbound pipeline and its
-//! sources (MTA pipe, maildir); outbound lands with its issue.
+//! sources (MTA pipe, maildir); the outbox sender (outbound).
 
 pub mod inbound;
 pub mod message_id;
+pub mod outbound;
 pub mod outbox;
 pub mod sanitize;
 pub mod sources;

@@ -723,12 +723,59 @@ fn process(
             }
         }
     };
+    // Before the participants are added: the acknowledgement goes to the
+    // sender alone, not to everyone they copied (an auto-responder among
+    // them would answer it).
+    if let (Outcome::NewTicket { ticket_id, .. }, Some(m)) = (&outcome, mailbox) {
+        if outcome.ack_allowed() && m.ack_enabled {
+            acknowledge(conn, ctx, *ticket_id, &sender.address, now)?;
+        }
+    }
     if !auto {
         if let Some(t) = outcome.ticket_id() {
             add_participants(conn, ctx, t, p, &sender.address, now)?;
         }
     }
     Ok(outcome)
+}
+
+/// At most this many acknowledgements per sender per hour: two systems that
+/// answer each other without honouring `Auto-Submitted` stop here.
+pub const MAX_ACKS_PER_HOUR: i64 = 5;
+
+/// Queues the acknowledgement of a new ticket, in the transaction that
+/// opened it, unless the sender had `MAX_ACKS_PER_HOUR` already.
+fn acknowledge(
+    conn: &mut DbConn,
+    ctx: &Ingest,
+    ticket_id: i64,
+    sender: &EmailAddress,
+    now: i64,
+) -> Result<(), Fail> {
+    let recent: i64 = outbox::table
+        .filter(outbox::kind.eq("acknowledgement"))
+        .filter(outbox::to_addrs.eq(sender.as_str()))
+        .filter(outbox::created_at.gt(now - 3_600_000))
+        .count()
+        .get_result(conn)?;
+    if recent >= MAX_ACKS_PER_HOUR {
+        tracing::info!(ticket = ticket_id, %sender, "acknowledgement skipped: rate limit for this sender");
+        return Ok(());
+    }
+    let text = format!(
+        "Thank you for your message. We opened ticket #{ticket_id} for it and will answer \
+         as soon as we can.\n\nTo add to it, reply to this mail and keep [#{ticket_id}] \
+         in the subject."
+    );
+    ops::auto_message(
+        conn,
+        &ctx.signer,
+        ticket_id,
+        "acknowledgement",
+        Body::text(text),
+        now,
+    )?;
+    Ok(())
 }
 
 /// To/Cc addresses other than ours and the sender's become participants.
