@@ -92,6 +92,27 @@ pub fn scope_for(conn: &mut DbConn, user: &crate::people::User) -> QueryResult<S
     })
 }
 
+/// A staff user's view of one ticket id.
+pub enum Access {
+    Missing,
+    /// It exists, outside the reader's groups.
+    Denied,
+    Granted(Box<Ticket>),
+}
+
+pub fn staff_access(conn: &mut DbConn, scope: &Scope, id: i64) -> QueryResult<Access> {
+    Ok(match ticket(conn, id)? {
+        None => Access::Missing,
+        Some(t) if scope.allows(&t) => Access::Granted(Box::new(t)),
+        Some(_) => Access::Denied,
+    })
+}
+
+/// A customer sees the tickets they requested or are CC'd on.
+pub fn customer_can_see(conn: &mut DbConn, t: &Ticket, customer_id: i64) -> QueryResult<bool> {
+    Ok(t.requester_id == customer_id || is_participant(conn, t.id, customer_id)?)
+}
+
 pub fn is_participant(conn: &mut DbConn, ticket_id: i64, customer_id: i64) -> QueryResult<bool> {
     Ok(participants::table
         .find((ticket_id, customer_id))

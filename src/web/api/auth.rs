@@ -22,14 +22,14 @@ pub struct ApiUser {
 impl ApiUser {
     /// Loads a ticket the user may act on: 404 when missing, 403 outside their groups.
     pub fn ticket(&self, conn: &mut DbConn, id: i64) -> Result<Ticket, ApiError> {
-        let t = crate::tickets::query::ticket(conn, id)?
-            .ok_or_else(|| ApiError::NotFound(format!("ticket {id} not found")))?;
-        if !self.scope.allows(&t) {
-            return Err(ApiError::Forbidden(format!(
+        use crate::tickets::query::{staff_access, Access};
+        match staff_access(conn, &self.scope, id)? {
+            Access::Granted(t) => Ok(*t),
+            Access::Missing => Err(ApiError::NotFound(format!("ticket {id} not found"))),
+            Access::Denied => Err(ApiError::Forbidden(format!(
                 "ticket {id} belongs to a group you are not a member of"
-            )));
+            ))),
         }
-        Ok(t)
     }
 }
 

@@ -30,9 +30,7 @@ async fn download(
             let allowed = match (&v.staff, &v.customer) {
                 (Some(user), _) => query::scope_for(c, user)?.allows(&ticket),
                 (None, Some(customer)) => {
-                    kind != "note"
-                        && (ticket.requester_id == customer.id
-                            || query::is_participant(c, ticket.id, customer.id)?)
+                    kind != "note" && query::customer_can_see(c, &ticket, customer.id)?
                 }
                 (None, None) => false,
             };

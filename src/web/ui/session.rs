@@ -230,14 +230,13 @@ impl Staff {
 
     /// A ticket the user may act on: 404 when missing, 403 outside their groups.
     pub fn ticket(&self, conn: &mut DbConn, id: i64) -> Result<Ticket, PageError> {
-        let t = query::ticket(conn, id)?
-            .ok_or_else(|| PageError::NotFound(format!("ticket {id} not found")))?;
-        if !self.scope.allows(&t) {
-            return Err(PageError::Forbidden(format!(
+        match query::staff_access(conn, &self.scope, id)? {
+            query::Access::Granted(t) => Ok(*t),
+            query::Access::Missing => Err(PageError::NotFound(format!("ticket {id} not found"))),
+            query::Access::Denied => Err(PageError::Forbidden(format!(
                 "ticket {id} belongs to a group you are not a member of"
-            )));
+            ))),
         }
-        Ok(t)
     }
 }
 
@@ -281,9 +280,7 @@ impl PortalUser {
     pub fn ticket(&self, conn: &mut DbConn, id: i64) -> Result<Ticket, PageError> {
         let not_found = || PageError::NotFound(format!("ticket {id} not found"));
         let t = query::ticket(conn, id)?.ok_or_else(not_found)?;
-        if t.requester_id == self.customer.id
-            || query::is_participant(conn, t.id, self.customer.id)?
-        {
+        if query::customer_can_see(conn, &t, self.customer.id)? {
             Ok(t)
         } else {
             Err(not_found())
