@@ -9,6 +9,19 @@ use serde_json::json;
 
 use crate::helpers::{serde_html_form_encode, spawn_app, spawn_app_with, staff, Browser, TestApp};
 
+/// The first link of a page whose address contains `part`, unescaped.
+fn href_with(html: &str, part: &str) -> String {
+    let link = html
+        .split("href=\"")
+        .find(|s| s.split('"').next().unwrap().contains(part))
+        .unwrap_or_else(|| panic!("no link with {part}"));
+    link.split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&")
+        .replace("&#38;", "&")
+}
+
 async fn agent_browser(app: &TestApp, email: &str, groups: &[&str]) -> Browser {
     staff(&app.db, email, Role::Agent, groups);
     let mut b = Browser::new(app);
@@ -216,18 +229,7 @@ async fn the_queue_filters_sorts_counts_and_pages() {
     );
     assert!(p.body.contains("Resolved <span class=\"count\">1</span>"));
     // Page 2 through the cursor link holds the rest, no overlap.
-    let next = p
-        .body
-        .split("href=\"")
-        .find(|s| s.contains("cursor="))
-        .unwrap();
-    let next = next
-        .split('"')
-        .next()
-        .unwrap()
-        .replace("&amp;", "&")
-        .replace("&#38;", "&");
-    let p2 = b.get(&next).await;
+    let p2 = b.get(&href_with(&p.body, "cursor=")).await;
     assert_eq!(p2.status, 200);
     assert_eq!(p2.body.matches("data-ticket=").count(), 5);
     assert!(p2.body.contains("First page"));
@@ -253,24 +255,10 @@ async fn the_queue_filters_sorts_counts_and_pages() {
     assert!(p.body[first_row..].starts_with(&format!("data-ticket=\"{urgent}\"")));
     for sort in ["updated", "created", "priority", "due"] {
         let p = b.get(&format!("/tickets?status=all&sort={sort}")).await;
-        let next = p
-            .body
-            .split("href=\"")
-            .find(|s| s.contains("cursor="))
-            .unwrap();
-        let next = next
-            .split('"')
-            .next()
-            .unwrap()
-            .replace("&amp;", "&")
-            .replace("&#38;", "&");
-        let p2 = b.get(&next).await;
+        let p2 = b.get(&href_with(&p.body, "cursor=")).await;
         let count =
             p.body.matches("data-ticket=").count() + p2.body.matches("data-ticket=").count();
-        assert_eq!(
-            count, 56,
-            "{sort}: two pages hold every ticket once ({next})"
-        );
+        assert_eq!(count, 56, "{sort}: two pages hold every ticket once");
     }
 
     // Bad filter values are explained, never a 500.
@@ -739,16 +727,7 @@ async fn pages_carry_security_headers_and_assets_are_cached() {
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["cache-control"], "no-store");
     let html = r.text().await.unwrap();
-    let css = html
-        .split("href=\"")
-        .find(|s| s.starts_with("/static/app.css"))
-        .unwrap();
-    let css = css
-        .split('"')
-        .next()
-        .unwrap()
-        .replace("&amp;", "&")
-        .replace("&#38;", "&");
+    let css = href_with(&html, "/static/app.css");
     let r = b
         .client
         .get(format!("{}{css}", b.base))
