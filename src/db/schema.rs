@@ -265,6 +265,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notification_prefs (user_id, kind) {
+        user_id -> BigInt,
+        kind -> Text,
+        enabled -> Bool,
+    }
+}
+
+diesel::joinable!(notification_prefs -> users (user_id));
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(group_members -> users (user_id));
 diesel::joinable!(tickets -> customers (requester_id));
@@ -301,6 +310,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     quarantine,
     delivery_failures,
     imap_folders,
+    notification_prefs,
 );
 
 /// Every table the migrations create, for the schema comparison test.
@@ -327,4 +337,5 @@ pub const TABLES: &[&str] = &[
     "quarantine",
     "delivery_failures",
     "imap_folders",
+    "notification_prefs",
 ];

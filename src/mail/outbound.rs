@@ -25,7 +25,7 @@ use crate::config::{redact_url, Config};
 use crate::db::schema::{groups, mailboxes, messages, outbox, tickets};
 use crate::db::{Db, DbConn, DbError};
 use crate::mail::LOOP_HEADER;
-use crate::tickets::attachments;
+use crate::tickets::{attachments, notify};
 use crate::time::now_ms;
 
 /// Where mail goes: a real SMTP server, or (for tests and dry runs) files
@@ -384,6 +384,22 @@ fn addresses(list: &str) -> impl Iterator<Item = &str> {
     list.split(',').map(str::trim).filter(|a| !a.is_empty())
 }
 
+/// Splits a notification body into its text and the path on its link line.
+fn notification_link(text: &str) -> (String, Option<String>) {
+    let mut path = None;
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| match l.strip_prefix(notify::LINK_PREFIX) {
+            Some(p) if p.starts_with('/') && path.is_none() => {
+                path = Some(p.to_string());
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    (kept.join("\n").trim_end().to_string(), path)
+}
+
 /// Builds the mail for one outbox row.
 fn compose(conn: &mut DbConn, s: &Sender, row: &Row) -> Result<Message, ComposeError> {
     // From: the ticket's mailbox, named after the ticket's group (or the
@@ -443,11 +459,18 @@ fn compose(conn: &mut DbConn, s: &Sender, row: &Row) -> Result<Message, ComposeE
         HeaderName::new_from_ascii_str(LOOP_HEADER),
         s.loop_domain.clone(),
     ));
+    let notification = row.kind.starts_with("notify_");
     if row.kind != "reply" {
-        // RFC 3834: responders must not answer this.
+        // RFC 3834: responders must not answer this. A notification answers
+        // no mail, so it is generated rather than replied.
+        let value = if notification {
+            "auto-generated"
+        } else {
+            "auto-replied"
+        };
         b = b.raw_header(HeaderValue::new(
             HeaderName::new_from_ascii_str("Auto-Submitted"),
-            "auto-replied".into(),
+            value.into(),
         ));
     }
 
@@ -466,12 +489,22 @@ fn compose(conn: &mut DbConn, s: &Sender, row: &Row) -> Result<Message, ComposeE
         }
         None => (row.body_text.clone().unwrap_or_default(), Vec::new()),
     };
-    let link = match (row.ticket_id, &s.base_url) {
+    let mut link = match (row.ticket_id, &s.base_url) {
         (Some(t), Some(base)) if row.message_id.is_some() => {
             Some(format!("{}/portal/tickets/{t}", base.trim_end_matches('/')))
         }
         _ => None,
     };
+    let mut text = text;
+    if let (true, Some(base)) = (notification, &s.base_url) {
+        // Notifications carry the staff page's path; the link goes under
+        // the public base URL, which only the sender knows.
+        let (kept, path) = notification_link(&text);
+        if let Some(path) = path {
+            link = Some(format!("{}{path}", base.trim_end_matches('/')));
+            text = kept;
+        }
+    }
     let render = |e: askama::Error| ComposeError::Invalid(format!("mail template: {e}"));
     let text_part = TextPart {
         text: &text,
@@ -588,5 +621,14 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("<p>Next &#38; last</p>"), "{html}");
+    }
+
+    #[test]
+    fn notification_link_line_is_taken_out_of_the_text() {
+        let (text, path) = notification_link("Ticket #3: x\n\nOpen it: /tickets/3");
+        assert_eq!(text, "Ticket #3: x");
+        assert_eq!(path.as_deref(), Some("/tickets/3"));
+        let (text, path) = notification_link("Open it: later");
+        assert_eq!((text.as_str(), path), ("Open it: later", None));
     }
 }

@@ -4,6 +4,7 @@
 pub mod attachments;
 pub mod import;
 pub mod model;
+pub mod notify;
 pub mod ops;
 pub mod query;
 pub mod state;

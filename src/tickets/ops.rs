@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::attachments::{self, NewAttachment};
 use super::model::{NewEvent, NewMessage, Ticket};
+use super::notify::{self, Notice};
 use super::state::{self, Action, Outcome};
 use super::types::{Actor, Channel, EventKind, MessageKind, Priority, Status};
 use super::TicketError;
@@ -408,6 +409,36 @@ fn create_linked(
             at,
             EventSpec::new(EventKind::Created).data(data),
         )?;
+        let ticket = lock(conn, ticket_id)?;
+        let who = actor_name(conn, new.actor)?;
+        if let Some(g) = new.group_id {
+            // The assignee hears about it once, as an assignment.
+            let members: Vec<i64> = people::group_members(conn, g)?
+                .into_iter()
+                .map(|u| u.id)
+                .filter(|&u| Some(u) != new.assignee_id)
+                .collect();
+            notify::notify(
+                conn,
+                &ticket,
+                Notice::NewTicket,
+                &members,
+                new.actor.user_id(),
+                &who,
+                at,
+            )?;
+        }
+        if let Some(a) = new.assignee_id {
+            notify::notify(
+                conn,
+                &ticket,
+                Notice::Assigned,
+                &[a],
+                new.actor.user_id(),
+                &who,
+                at,
+            )?;
+        }
         Ok(Posted {
             ticket_id,
             message_id,
@@ -483,6 +514,10 @@ pub fn customer_message(
                 )?;
                 set_status(conn, &ticket, to, actor, at)?;
                 touch(conn, ticket.id, at)?;
+                if let Some(a) = ticket.assignee_id {
+                    let who = actor_name(conn, actor)?;
+                    notify::notify(conn, &ticket, Notice::CustomerReply, &[a], None, &who, at)?;
+                }
                 Ok(Posted {
                     ticket_id: ticket.id,
                     message_id,
@@ -740,6 +775,18 @@ pub fn assign(
             at,
             EventSpec::new(EventKind::Assigned).data(data),
         )?;
+        if let Some(a) = agent.filter(|&a| Some(a) != ticket.assignee_id) {
+            let who = actor_name(conn, actor)?;
+            notify::notify(
+                conn,
+                &ticket,
+                Notice::Assigned,
+                &[a],
+                actor.user_id(),
+                &who,
+                at,
+            )?;
+        }
         Ok(true)
     })
 }
@@ -886,6 +933,25 @@ pub fn add_participant(
             ))
             .execute(conn)?;
         Ok(true)
+    })
+}
+
+/// How a notification names who made the change.
+fn actor_name(conn: &mut DbConn, actor: Actor) -> QueryResult<String> {
+    Ok(match actor {
+        Actor::Agent(id) => people::find_user(conn, id)?
+            .map(|u| if u.name.is_empty() { u.email } else { u.name })
+            .unwrap_or_else(|| "An agent".into()),
+        Actor::Customer(id) => people::find_customer(conn, id)?
+            .map(|c| {
+                if c.name.is_empty() {
+                    c.email
+                } else {
+                    format!("{} <{}>", c.name, c.email)
+                }
+            })
+            .unwrap_or_else(|| "A customer".into()),
+        Actor::System => "The helpdesk".into(),
     })
 }
 

@@ -13,6 +13,7 @@ mod ingest;
 mod ingest_cli;
 mod ingest_web;
 mod lifecycle;
+mod notifications;
 mod outbound;
 mod portal;
 mod schema;

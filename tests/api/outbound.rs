@@ -180,7 +180,7 @@ impl Drop for SmtpServer {
 const SUPPORT: &str = "help@support.example.com";
 const BILLING: &str = "billing@support.example.com";
 
-fn config_for(support: &str) -> Config {
+pub(crate) fn config_for(support: &str) -> Config {
     let support = support.to_string();
     Config::from_sources(None, move |k| {
         (k == "HELPDESK_SUPPORT_ADDRESS").then(|| support.clone())
@@ -188,7 +188,7 @@ fn config_for(support: &str) -> Config {
     .unwrap()
 }
 
-fn sender(db: &Db, smtp: &SmtpServer, config: &Config) -> Sender {
+pub(crate) fn sender(db: &Db, smtp: &SmtpServer, config: &Config) -> Sender {
     let mut s = Sender::new(
         db.clone(),
         EmailTransport::from_url(&smtp.url()).unwrap(),
@@ -199,7 +199,7 @@ fn sender(db: &Db, smtp: &SmtpServer, config: &Config) -> Sender {
     s
 }
 
-fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+pub(crate) fn block<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -103,6 +103,7 @@ fn schema_rs() -> BTreeMap<String, Vec<String>> {
         quarantine,
         delivery_failures,
         imap_folders,
+        notification_prefs,
     );
     assert_eq!(
         rendered.len(),

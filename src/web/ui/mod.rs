@@ -15,6 +15,7 @@ mod login;
 mod portal;
 mod queue;
 pub mod session;
+mod settings;
 mod ticket;
 mod webform;
 
@@ -41,6 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(webform::routes)
             .configure(portal::routes)
             .configure(admin::routes)
+            .configure(settings::routes)
             .default_service(web::to(not_found)),
     );
 }
