@@ -787,3 +787,57 @@ fn sender_throughput_to_the_local_smtp_server() {
     );
     assert_eq!(smtp.received().len(), n);
 }
+
+/// The literal case: two `serve` processes on one database (on
+/// PostgreSQL they claim with SKIP LOCKED) deliver every row exactly once.
+#[test]
+fn two_serve_processes_send_each_row_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _g) = fresh_database_url();
+    let db = Db::connect(&url).unwrap();
+    let smtp = SmtpServer::start();
+    let n = 200;
+    {
+        let c = &mut db.conn().unwrap();
+        for i in 0..n {
+            outbox_mail::queue(
+                c,
+                Standalone {
+                    kind: "portal_link",
+                    to: &format!("c{i}@example.com"),
+                    subject: "Your sign-in link",
+                    body_text: "Open this link to sign in.",
+                    mail_message_id: &format!("<two-serve{i}@support.example.com>"),
+                },
+                now_ms(),
+            )
+            .unwrap();
+        }
+    }
+    let (a, b) = (
+        serve(dir.path(), &url, Some(&smtp.url())),
+        serve(dir.path(), &url, Some(&smtp.url())),
+    );
+    let sent = || -> i64 {
+        db.query(|c| {
+            outbox::table
+                .filter(outbox::status.eq("sent"))
+                .count()
+                .get_result(c)
+        })
+        .unwrap()
+    };
+    wait_for("every row to be sent", 120, || sent() == n as i64);
+    // As in the test above: let actix install its SIGTERM handler first.
+    std::thread::sleep(Duration::from_millis(1000));
+    stop(a);
+    stop(b);
+    let got = smtp.received();
+    let mut ids: Vec<String> = got
+        .iter()
+        .map(|raw| header(&MessageParser::default().parse(raw).unwrap(), "Message-ID"))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((got.len(), ids.len()), (n, n), "each row sent exactly once");
+}
