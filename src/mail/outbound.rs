@@ -9,6 +9,7 @@
 //! after `stale_after_ms`; that resend carries the Message-ID fixed when the
 //! row was written, so the recipient's mail client shows it once.
 
+use crate::mail::subject_tag::SubjectTag;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -156,6 +157,8 @@ pub struct Sender {
     pub loop_domain: String,
     /// Public URL for the link under a ticket mail.
     pub base_url: Option<String>,
+    /// The configured ticket tag; rows are written with `[#id]`.
+    pub subject_tag: SubjectTag,
     /// Rows claimed per round.
     pub batch: i64,
     /// Mails in flight at once.
@@ -178,6 +181,7 @@ impl Sender {
             fallback_from: config.support_address.clone(),
             loop_domain: config.mail_domain(),
             base_url: config.base_url.clone(),
+            subject_tag: config.subject_tag.clone(),
             batch: 50,
             concurrency: 8,
             max_attempts: 8,
@@ -401,6 +405,12 @@ fn notification_link(text: &str) -> (String, Option<String>) {
 }
 
 /// Builds the mail for one outbox row.
+/// The subject with the configured tag in place of the `[#id]` the outbox
+/// row was written with (tickets::ops knows no configuration).
+fn retag(subject: &str, ticket_id: i64, tag: &SubjectTag) -> String {
+    subject.replacen(&format!("[#{ticket_id}]"), &tag.format(ticket_id), 1)
+}
+
 fn compose(conn: &mut DbConn, s: &Sender, row: &Row) -> Result<Message, ComposeError> {
     // From: the ticket's mailbox, named after the ticket's group (or the
     // mailbox); the support address for mail of no mailbox.
@@ -441,7 +451,10 @@ fn compose(conn: &mut DbConn, s: &Sender, row: &Row) -> Result<Message, ComposeE
     let mut b = Message::builder()
         .from(from.clone())
         .reply_to(from)
-        .subject(row.subject.clone())
+        .subject(match row.ticket_id {
+            Some(id) => retag(&row.subject, id, &s.subject_tag),
+            None => row.subject.clone(),
+        })
         .message_id(Some(row.mail_message_id.clone()));
     for a in addresses(&row.to_addrs) {
         b = b.to(parse_mailbox(None, a)?);
@@ -572,6 +585,21 @@ pub fn spawn(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subjects_carry_the_configured_tag() {
+        let acme = SubjectTag::parse("[ACME #{id}]").unwrap();
+        assert_eq!(retag("[#12] Printer", 12, &acme), "[ACME #12] Printer");
+        assert_eq!(
+            retag("Re: [#12] Printer", 12, &SubjectTag::default()),
+            "Re: [#12] Printer"
+        );
+        assert_eq!(
+            retag("[#7] other", 12, &acme),
+            "[#7] other",
+            "only its own tag"
+        );
+    }
 
     #[test]
     fn addresses_parse_bare_bracketed_and_named() {
