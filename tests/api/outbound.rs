@@ -493,23 +493,7 @@ fn two_senders_on_one_database_send_each_row_exactly_once() {
     let smtp = SmtpServer::start();
     let config = config_for(SUPPORT);
     let n = 300;
-    {
-        let c = &mut db1.conn().unwrap();
-        for i in 0..n {
-            outbox_mail::queue(
-                c,
-                Standalone {
-                    kind: "portal_link",
-                    to: &format!("c{i}@example.com"),
-                    subject: "Your sign-in link",
-                    body_text: "Open this link to sign in.",
-                    mail_message_id: &format!("<link{i}@support.example.com>"),
-                },
-                now_ms(),
-            )
-            .unwrap();
-        }
-    }
+    queue_links(&db1, n, "link");
     let mut a = sender(&db1, &smtp, &config);
     let mut b = sender(&db2, &smtp, &config);
     a.batch = 10;
@@ -683,6 +667,25 @@ fn acknowledgements_only_for_new_mail_tickets_of_mailboxes_that_want_them() {
     assert!(m.body_text(0).unwrap().contains(&format!("#{t}")));
 }
 
+/// Queues `n` standalone sign-in-link mails with Message-IDs `<{prefix}{i}@…>`.
+fn queue_links(db: &Db, n: usize, prefix: &str) {
+    let c = &mut db.conn().unwrap();
+    for i in 0..n {
+        outbox_mail::queue(
+            c,
+            Standalone {
+                kind: "portal_link",
+                to: &format!("c{i}@example.com"),
+                subject: "Your sign-in link",
+                body_text: "Open this link to sign in.",
+                mail_message_id: &format!("<{prefix}{i}@support.example.com>"),
+            },
+            now_ms(),
+        )
+        .unwrap();
+    }
+}
+
 fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !f() {
@@ -755,23 +758,7 @@ fn sender_throughput_to_the_local_smtp_server() {
     let smtp = SmtpServer::start();
     let config = config_for(SUPPORT);
     let n = 500;
-    {
-        let c = &mut db.conn().unwrap();
-        for i in 0..n {
-            outbox_mail::queue(
-                c,
-                Standalone {
-                    kind: "portal_link",
-                    to: &format!("c{i}@example.com"),
-                    subject: "Your sign-in link",
-                    body_text: "Open this link to sign in.",
-                    mail_message_id: &format!("<tp{i}@support.example.com>"),
-                },
-                now_ms(),
-            )
-            .unwrap();
-        }
-    }
+    queue_links(&db, n, "tp");
     let s = Sender::new(
         db.clone(),
         EmailTransport::from_url(&smtp.url()).unwrap(),
@@ -797,23 +784,7 @@ fn two_serve_processes_send_each_row_exactly_once() {
     let db = Db::connect(&url).unwrap();
     let smtp = SmtpServer::start();
     let n = 200;
-    {
-        let c = &mut db.conn().unwrap();
-        for i in 0..n {
-            outbox_mail::queue(
-                c,
-                Standalone {
-                    kind: "portal_link",
-                    to: &format!("c{i}@example.com"),
-                    subject: "Your sign-in link",
-                    body_text: "Open this link to sign in.",
-                    mail_message_id: &format!("<two-serve{i}@support.example.com>"),
-                },
-                now_ms(),
-            )
-            .unwrap();
-        }
-    }
+    queue_links(&db, n, "two-serve");
     let (a, b) = (
         serve(dir.path(), &url, Some(&smtp.url())),
         serve(dir.path(), &url, Some(&smtp.url())),
