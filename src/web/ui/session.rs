@@ -133,13 +133,27 @@ async fn current_session(
     req: &HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<Option<Found>, PageError> {
+    current_session_then(req, state, |_, found| Ok(found)).await
+}
+
+/// `current_session`, then `then` on the same blocking thread, so an
+/// extractor that needs more from the store costs one hop off the workers.
+async fn current_session_then<T, F>(
+    req: &HttpRequest,
+    state: web::Data<AppState>,
+    then: F,
+) -> Result<Option<T>, PageError>
+where
+    T: Send + 'static,
+    F: FnOnce(&AppState, Found) -> Result<T, PageError> + Send + 'static,
+{
     let Some(token) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) else {
         return Ok(None);
     };
     if token.is_empty() {
         return Ok(None);
     }
-    web::block(move || -> Result<Option<Found>, PageError> {
+    web::block(move || -> Result<Option<T>, PageError> {
         let now = crate::time::now_ms();
         let Some(session) = state.db.query(|c| sessions::lookup(c, &token, now))? else {
             return Ok(None);
@@ -149,7 +163,7 @@ async fn current_session(
                 .db
                 .write(|c| sessions::touch(c, &session, now).map_err(DbError::from))?;
         }
-        Ok(Some(session.found))
+        then(&state, session.found).map(Some)
     })
     .await?
 }
@@ -253,17 +267,18 @@ impl FromRequest for Staff {
                 login: "/login",
                 next: next_path(&req),
             };
-            let Some(Found::Staff(user)) = current_session(&req, state.clone()).await? else {
-                return Err(sign_in());
-            };
-            if !user.can_login() {
-                return Err(sign_in());
+            let found = current_session_then(&req, state, |st, found| match found {
+                Found::Staff(user) if user.can_login() => {
+                    let scope = st.db.query(|c| query::scope_for(c, &user))?;
+                    Ok(Some((user, scope)))
+                }
+                _ => Ok(None),
+            })
+            .await?;
+            match found.flatten() {
+                Some((user, scope)) => Ok(Staff { user, scope, csrf }),
+                None => Err(sign_in()),
             }
-            let scope = {
-                let user = user.clone();
-                web::block(move || state.db.query(|c| query::scope_for(c, &user))).await??
-            };
-            Ok(Staff { user, scope, csrf })
         })
     }
 }
