@@ -49,6 +49,9 @@ async fn request_answered_by_an_agent_is_read_in_the_portal() {
     };
     // Ends Chromium cleanly; the driver's drop kills whatever is left.
     let _ = browser.close().await;
+    // libpq must not be closing pooled connections on server threads while
+    // the process exits (seen once: "double free or corruption" at exit).
+    app.stop().await;
     match outcome {
         Ok(Ok(())) => {}
         Ok(Err(e)) => panic!(

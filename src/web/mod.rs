@@ -71,6 +71,12 @@ impl Application {
         self.port
     }
 
+    /// Stops the server from outside (tests): its workers finish and drop
+    /// their state, database connections included.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Runs until SIGINT/SIGTERM, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await

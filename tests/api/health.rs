@@ -12,6 +12,15 @@ async fn healthz_reports_ok_and_the_backend() {
         "sqlite"
     };
     assert_eq!(body, serde_json::json!({"status": "ok", "db": expected}));
+    app.stop().await;
+    assert!(
+        reqwest::Client::new()
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "a stopped server answers nothing"
+    );
 }
 
 #[tokio::test]

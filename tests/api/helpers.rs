@@ -96,6 +96,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Token of an admin (sees every group).
     pub token: String,
+    server: actix_web::dev::ServerHandle,
     _guard: DbGuard,
 }
 
@@ -146,6 +147,7 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
     .unwrap();
     let app = Application::build(config, db.clone(), SECRET).expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let server = app.handle();
     tokio::spawn(app.run_until_stopped());
     let (_, token) = staff(&db, "admin@example.com", Role::Admin, &["Support"]);
     TestApp {
@@ -153,11 +155,18 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
         db,
         client: reqwest::Client::new(),
         token,
+        server,
         _guard: guard,
     }
 }
 
 impl TestApp {
+    /// Stops the server and waits for its workers, so none still holds a
+    /// database connection while the test process exits.
+    pub async fn stop(&self) {
+        self.server.stop(true).await;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
