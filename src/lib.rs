@@ -10,6 +10,7 @@ pub mod mail;
 pub mod mailboxes;
 pub mod people;
 pub mod settings;
+pub mod sla;
 pub mod telemetry;
 pub mod tickets;
 pub mod time;
