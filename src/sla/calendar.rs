@@ -53,6 +53,13 @@ pub struct Calendar {
     off_hi: i64,
 }
 
+impl Default for Calendar {
+    fn default() -> Calendar {
+        Calendar::always()
+    }
+}
+
+/// How far `walk_add` got: the answer, the time still owed at HI_MS, or no open time.
 enum Walked {
     Done(i64),
     Rest(i64),
@@ -69,7 +76,9 @@ impl Calendar {
         )
     }
 
-    /// Validates the zone and the hours; see the module docs for the rules.
+    /// Validates: `tz` is an IANA name; each interval has start < end <= 1440; a
+    /// day's intervals are sorted and don't overlap (adjacent is fine); the week has
+    /// some open time. Errors are sentences naming the day and interval.
     pub fn new(
         tz: &str,
         week: [Vec<Interval>; 7],
@@ -1224,6 +1233,7 @@ mod tests {
             assert!(c.is_open(a));
         }
         assert_eq!(c.week(), &std::array::from_fn(|_| vec![(0, 1440)]));
+        assert_eq!(Calendar::default().week(), c.week());
         assert_eq!(c.holidays().count(), 0);
     }
 
