@@ -93,6 +93,8 @@ pub fn serve(config: Config) -> Result<(), Failure> {
     };
     let sender = crate::mail::outbound::spawn(db.clone(), &config, stop.clone())
         .map_err(|e| Failure::new(super::EX_CONFIG, e))?;
+    let sla_job = crate::sla::job::spawn(db.clone(), stop.clone())
+        .map_err(|e| Failure::new(EX_SOFTWARE, format!("cannot start the SLA job: {e}")))?;
     let served = actix_web::rt::System::new().block_on(async move {
         let listen = config.listen;
         let app = Application::build(config, db, &secret)
@@ -115,6 +117,7 @@ pub fn serve(config: Config) -> Result<(), Failure> {
     if let Some(s) = sender {
         let _ = s.join();
     }
+    let _ = sla_job.join();
     if served.is_ok() {
         tracing::info!("shut down");
     }

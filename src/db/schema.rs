@@ -68,6 +68,49 @@ diesel::table! {
         closed_at -> Nullable<BigInt>,
         first_response_due_at -> Nullable<BigInt>,
         resolution_due_at -> Nullable<BigInt>,
+        sla_policy_id -> Nullable<BigInt>,
+        first_response_warn_at -> Nullable<BigInt>,
+        first_response_breached_at -> Nullable<BigInt>,
+        resolution_warn_at -> Nullable<BigInt>,
+        resolution_breached_at -> Nullable<BigInt>,
+        resolution_remaining_ms -> Nullable<BigInt>,
+        sla_next_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    calendars (id) {
+        id -> BigInt,
+        name -> Text,
+        time_zone -> Text,
+        hours -> Text,
+        holidays -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sla_policies (id) {
+        id -> BigInt,
+        name -> Text,
+        group_id -> Nullable<BigInt>,
+        calendar_id -> Nullable<BigInt>,
+        breach_raise_level -> Bool,
+        breach_group_id -> Nullable<BigInt>,
+        breach_raise_priority -> Bool,
+        breach_notify -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sla_targets (policy_id, priority) {
+        policy_id -> BigInt,
+        priority -> Text,
+        first_response_minutes -> Nullable<BigInt>,
+        resolution_minutes -> Nullable<BigInt>,
     }
 }
 
@@ -274,6 +317,7 @@ diesel::table! {
 }
 
 diesel::joinable!(notification_prefs -> users (user_id));
+diesel::joinable!(sla_targets -> sla_policies (policy_id));
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(group_members -> users (user_id));
 diesel::joinable!(tickets -> customers (requester_id));
@@ -311,6 +355,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     delivery_failures,
     imap_folders,
     notification_prefs,
+    calendars,
+    sla_policies,
+    sla_targets,
 );
 
 /// Every table the migrations create, for the schema comparison test.
@@ -338,4 +385,7 @@ pub const TABLES: &[&str] = &[
     "delivery_failures",
     "imap_folders",
     "notification_prefs",
+    "calendars",
+    "sla_policies",
+    "sla_targets",
 ];

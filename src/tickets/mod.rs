@@ -7,6 +7,7 @@ pub mod model;
 pub mod notify;
 pub mod ops;
 pub mod query;
+pub mod sla;
 pub mod state;
 mod types;
 

@@ -27,6 +27,13 @@ pub struct Ticket {
     pub closed_at: Option<i64>,
     pub first_response_due_at: Option<i64>,
     pub resolution_due_at: Option<i64>,
+    pub sla_policy_id: Option<i64>,
+    pub first_response_warn_at: Option<i64>,
+    pub first_response_breached_at: Option<i64>,
+    pub resolution_warn_at: Option<i64>,
+    pub resolution_breached_at: Option<i64>,
+    pub resolution_remaining_ms: Option<i64>,
+    pub sla_next_at: Option<i64>,
 }
 
 // The text columns carry CHECK constraints, so parsing cannot fail on rows

@@ -19,10 +19,17 @@ pub enum Notice {
     CustomerReply,
     /// Someone else assigned a ticket to me.
     Assigned,
+    /// An SLA target was missed on my ticket (or, unassigned, in my group).
+    SlaBreach,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 3] = [Notice::NewTicket, Notice::CustomerReply, Notice::Assigned];
+    pub const ALL: [Notice; 4] = [
+        Notice::NewTicket,
+        Notice::CustomerReply,
+        Notice::Assigned,
+        Notice::SlaBreach,
+    ];
 
     /// The preference key (checked by the table's CHECK constraint).
     pub fn key(self) -> &'static str {
@@ -30,6 +37,7 @@ impl Notice {
             Notice::NewTicket => "new_ticket",
             Notice::CustomerReply => "customer_reply",
             Notice::Assigned => "assigned",
+            Notice::SlaBreach => "sla_breach",
         }
     }
 
@@ -39,6 +47,7 @@ impl Notice {
             Notice::NewTicket => "notify_new_ticket",
             Notice::CustomerReply => "notify_customer_reply",
             Notice::Assigned => "notify_assigned",
+            Notice::SlaBreach => "notify_sla_breach",
         }
     }
 
@@ -47,6 +56,9 @@ impl Notice {
             Notice::NewTicket => "A new ticket arrives in one of my groups",
             Notice::CustomerReply => "A customer replies on a ticket assigned to me",
             Notice::Assigned => "Someone assigns a ticket to me",
+            Notice::SlaBreach => {
+                "An SLA target is missed on my ticket (or an unassigned one in my group)"
+            }
         }
     }
 }
@@ -113,12 +125,14 @@ pub(super) fn notify(
             Notice::NewTicket => "New ticket",
             Notice::CustomerReply => "Customer reply",
             Notice::Assigned => "Assigned to you",
+            Notice::SlaBreach => "SLA breached",
         };
         let subject = format!("{what}: [#{}] {}", ticket.id, ticket.subject);
         let action = match notice {
             Notice::NewTicket => format!("{who} opened a new ticket."),
             Notice::CustomerReply => format!("{who} replied on a ticket assigned to you."),
             Notice::Assigned => format!("{who} assigned this ticket to you."),
+            Notice::SlaBreach => format!("{who} was missed."),
         };
         // The sender turns the relative path into a link with the public
         // base URL, which the domain layer does not know.

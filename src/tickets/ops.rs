@@ -114,7 +114,7 @@ fn validate_body(body: &Body, required: bool) -> Result<(), TicketError> {
 /// Reads the ticket and, on PostgreSQL, locks its row until commit, so two
 /// concurrent changes cannot both pass the transition check. (SQLite's
 /// IMMEDIATE transaction already holds the database's write lock.)
-fn lock(conn: &mut DbConn, id: i64) -> Result<Ticket, TicketError> {
+pub(super) fn lock(conn: &mut DbConn, id: i64) -> Result<Ticket, TicketError> {
     let q = tickets::table.find(id);
     let found = match conn {
         DbConn::Postgres(pg) => q
@@ -177,7 +177,7 @@ impl<'a> EventSpec<'a> {
     }
 }
 
-fn record(
+pub(super) fn record(
     conn: &mut DbConn,
     ticket_id: i64,
     actor: Actor,
@@ -409,6 +409,7 @@ fn create_linked(
             at,
             EventSpec::new(EventKind::Created).data(data),
         )?;
+        super::sla::refresh(conn, ticket_id)?;
         let ticket = lock(conn, ticket_id)?;
         let who = actor_name(conn, new.actor)?;
         if let Some(g) = new.group_id {
@@ -514,6 +515,7 @@ pub fn customer_message(
                 )?;
                 set_status(conn, &ticket, to, actor, at)?;
                 touch(conn, ticket.id, at)?;
+                super::sla::refresh(conn, ticket.id)?;
                 if let Some(a) = ticket.assignee_id {
                     let who = actor_name(conn, actor)?;
                     notify::notify(conn, &ticket, Notice::CustomerReply, &[a], None, &who, at)?;
@@ -565,6 +567,7 @@ pub fn reply(
         }
         set_status(conn, &ticket, to, actor, at)?;
         touch(conn, ticket.id, at)?;
+        super::sla::refresh(conn, ticket.id)?;
         Ok(Posted {
             ticket_id: ticket.id,
             message_id,
@@ -775,6 +778,9 @@ pub fn assign(
             at,
             EventSpec::new(EventKind::Assigned).data(data),
         )?;
+        if group != ticket.group_id {
+            super::sla::refresh(conn, ticket.id)?;
+        }
         if let Some(a) = agent.filter(|&a| Some(a) != ticket.assignee_id) {
             let who = actor_name(conn, actor)?;
             notify::notify(
@@ -819,6 +825,7 @@ pub fn set_priority(
             at,
             EventSpec::change(EventKind::PriorityChanged, from.as_str(), priority.as_str()),
         )?;
+        super::sla::refresh(conn, ticket.id)?;
         Ok(true)
     })
 }
@@ -875,6 +882,7 @@ fn move_to(
         let to = stay(&ticket, action)?;
         set_status(conn, &ticket, to, actor, at)?;
         touch(conn, ticket.id, at)?;
+        super::sla::refresh(conn, ticket.id)?;
         Ok(to)
     })
 }

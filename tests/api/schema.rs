@@ -104,6 +104,9 @@ fn schema_rs() -> BTreeMap<String, Vec<String>> {
         delivery_failures,
         imap_folders,
         notification_prefs,
+        calendars,
+        sla_policies,
+        sla_targets,
     );
     assert_eq!(
         rendered.len(),

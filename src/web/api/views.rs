@@ -46,6 +46,24 @@ pub struct TicketView {
     pub closed_at: Option<String>,
     pub first_response_due_at: Option<String>,
     pub resolution_due_at: Option<String>,
+    /// The SLA policy and its clocks; null when no policy applies.
+    pub sla: Option<SlaView>,
+}
+
+#[derive(Serialize)]
+pub struct SlaView {
+    pub policy: GroupRef,
+    pub clocks: Vec<ClockJson>,
+}
+
+#[derive(Serialize)]
+pub struct ClockJson {
+    pub target: &'static str,
+    /// ok, warning, breached, paused, met or missed.
+    pub state: &'static str,
+    pub due_at: Option<String>,
+    /// Business seconds left (negative: overdue by) for running and paused clocks.
+    pub remaining_business_s: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -86,6 +104,9 @@ pub(crate) struct Names {
     pub users: HashMap<i64, PersonRef>,
     pub customers: HashMap<i64, PersonRef>,
     pub groups: HashMap<i64, GroupRef>,
+    /// Policies, loaded only when a row has one (`with_sla`).
+    pub sla: Option<crate::sla::policy::Book>,
+    pub now: i64,
 }
 
 impl Names {
@@ -95,7 +116,10 @@ impl Names {
         customer_ids: HashSet<i64>,
         group_ids: HashSet<i64>,
     ) -> QueryResult<Names> {
-        let mut n = Names::default();
+        let mut n = Names {
+            now: crate::time::now_ms(),
+            ..Names::default()
+        };
         if !user_ids.is_empty() {
             let ids: Vec<i64> = user_ids.into_iter().collect();
             for (id, email, name) in users::table
@@ -151,8 +175,36 @@ impl Names {
             .cloned()
     }
 
+    /// Loads the SLA policies when any of `rows` is timed by one.
+    pub fn with_sla(mut self, conn: &mut DbConn, rows: &[Ticket]) -> QueryResult<Names> {
+        if rows.iter().any(|t| t.sla_policy_id.is_some()) {
+            self.sla = Some(crate::sla::policy::Book::load(conn)?);
+        }
+        Ok(self)
+    }
+
+    fn sla_of(&self, t: &Ticket) -> Option<SlaView> {
+        let rules = self.sla.as_ref()?.by_id(t.sla_policy_id?)?;
+        Some(SlaView {
+            policy: GroupRef {
+                id: rules.policy.id,
+                name: rules.policy.name.clone(),
+            },
+            clocks: crate::tickets::sla::view(t, Some(rules), self.now)
+                .into_iter()
+                .map(|v| ClockJson {
+                    target: v.target.as_str(),
+                    state: v.state.as_str(),
+                    due_at: v.due_at.map(format_ms),
+                    remaining_business_s: v.remaining_ms.map(|ms| ms / 1000),
+                })
+                .collect(),
+        })
+    }
+
     fn ticket(&self, t: Ticket) -> TicketView {
         TicketView {
+            sla: self.sla_of(&t),
             id: t.id,
             status: t.status,
             priority: t.priority,
@@ -185,13 +237,15 @@ pub(crate) fn ids_of(tickets: &[Ticket]) -> (HashSet<i64>, HashSet<i64>, HashSet
 
 pub fn tickets(conn: &mut DbConn, rows: Vec<Ticket>) -> QueryResult<Vec<TicketView>> {
     let (u, c, g) = ids_of(&rows);
-    let names = Names::load(conn, u, c, g)?;
+    let names = Names::load(conn, u, c, g)?.with_sla(conn, &rows)?;
     Ok(rows.into_iter().map(|t| names.ticket(t)).collect())
 }
 
 pub fn ticket(conn: &mut DbConn, t: Ticket) -> QueryResult<TicketView> {
     let (u, c, g) = ids_of(std::slice::from_ref(&t));
-    Ok(Names::load(conn, u, c, g)?.ticket(t))
+    Ok(Names::load(conn, u, c, g)?
+        .with_sla(conn, std::slice::from_ref(&t))?
+        .ticket(t))
 }
 
 pub fn detail(conn: &mut DbConn, t: Ticket) -> QueryResult<DetailView> {
@@ -203,7 +257,7 @@ pub fn detail(conn: &mut DbConn, t: Ticket) -> QueryResult<DetailView> {
     u.extend(events.iter().filter_map(|e| e.actor_user_id));
     c.extend(messages.iter().filter_map(|m| m.author_customer_id));
     c.extend(events.iter().filter_map(|e| e.actor_customer_id));
-    let names = Names::load(conn, u, c, g)?;
+    let names = Names::load(conn, u, c, g)?.with_sla(conn, std::slice::from_ref(&t))?;
     Ok(DetailView {
         participants: participants
             .into_iter()

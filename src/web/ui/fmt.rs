@@ -26,16 +26,52 @@ pub fn ago(now: i64, ms: i64) -> String {
     format!("{} ago", span(now - ms))
 }
 
-/// An SLA due time as a badge: its text and its class (ok, warning within
-/// the last hour, breached).
-pub fn due(now: i64, due_ms: i64) -> (String, &'static str) {
+/// An SLA due time as a badge: its text and its class (ok; warning once
+/// 80 % of the target is used; breached).
+pub fn due(now: i64, due_ms: i64, warn_ms: Option<i64>, breached: bool) -> (String, &'static str) {
     let left = due_ms - now;
     if left < 0 {
         (format!("overdue {}", span(left)), "breached")
-    } else if left < 3_600_000 {
+    } else if breached {
+        (format!("due in {} (breached)", span(left)), "breached")
+    } else if warn_ms.is_some_and(|w| w <= now) {
         (format!("due in {}", span(left)), "warning")
     } else {
         (format!("due in {}", span(left)), "ok")
+    }
+}
+
+/// `3 h 20 min`: business time, in hours so a day of open hours is not
+/// mistaken for a calendar day.
+pub fn hours_minutes(ms: i64) -> String {
+    let m = ms.abs() / 60_000;
+    match (m / 60, m % 60) {
+        (0, 0) => "<1 min".into(),
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+/// An SLA clock as one line of a badge.
+pub fn clock(v: &crate::tickets::sla::ClockView) -> String {
+    use crate::tickets::sla::ClockState as S;
+    let what = match v.target {
+        crate::tickets::SlaTarget::FirstResponse => "First response",
+        crate::tickets::SlaTarget::Resolution => "Resolution",
+    };
+    let due = v.due_at.map(datetime).unwrap_or_default();
+    let left = v.remaining_ms.map(hours_minutes).unwrap_or_default();
+    match v.state {
+        S::Ok | S::Warning => format!("{what} due {due} ({left} business time left)"),
+        S::Breached => match v.remaining_ms {
+            Some(r) if r < 0 => format!("{what} overdue since {due} ({left} business time over)"),
+            _ => format!("{what} breached (due {due})"),
+        },
+        S::Paused => format!("{what} paused while pending ({left} business time left)"),
+        S::Met => format!("{what} target met"),
+        S::Missed if due.is_empty() => format!("{what} target missed"),
+        S::Missed => format!("{what} target missed (due {due})"),
     }
 }
 
@@ -48,9 +84,14 @@ mod tests {
         assert_eq!(span(90_000), "1 min");
         assert_eq!(span(7_200_000), "2 h");
         assert_eq!(span(3 * 86_400_000), "3 d");
-        assert_eq!(due(0, -7_200_000), ("overdue 2 h".into(), "breached"));
-        assert_eq!(due(0, 600_000).1, "warning");
-        assert_eq!(due(0, 86_400_000).1, "ok");
+        assert_eq!(
+            due(0, -7_200_000, None, true),
+            ("overdue 2 h".into(), "breached")
+        );
+        assert_eq!(due(0, 600_000, Some(-1), false).1, "warning");
+        assert_eq!(due(0, 600_000, Some(1), false).1, "ok");
+        assert_eq!(due(0, 86_400_000, None, false).1, "ok");
+        assert_eq!(due(0, 86_400_000, None, true).1, "breached");
         assert_eq!(datetime(0), "1970-01-01 00:00 UTC");
     }
 }

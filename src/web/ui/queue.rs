@@ -203,32 +203,29 @@ fn render(c: &mut crate::db::DbConn, staff: &Staff, p: QueueParams) -> Result<Re
 
     let rows = tickets
         .iter()
-        .map(|t| {
-            let due = query::Sort::Due.key_of(t);
-            Row {
-                id: t.id,
-                subject: t.subject.clone(),
-                requester: names
-                    .person(None, Some(t.requester_id))
-                    .map(|p| p.name)
-                    .unwrap_or_default(),
-                status: t.status.clone(),
-                priority: t.priority.clone(),
-                group: t
-                    .group_id
-                    .and_then(|g| names.groups.get(&g))
-                    .map(|g| g.name.clone())
-                    .unwrap_or_default(),
-                assignee: names
-                    .person(t.assignee_id, None)
-                    .map(|p| p.name)
-                    .unwrap_or_default(),
-                updated: fmt::ago(now, t.updated_at),
-                updated_title: fmt::datetime(t.updated_at),
-                due: (t.status().is_active() && due < 9_000_000_000_000_000_000)
-                    .then(|| fmt::due(now, due)),
-                escalation: t.escalation_level,
-            }
+        .map(|t| Row {
+            id: t.id,
+            subject: t.subject.clone(),
+            requester: names
+                .person(None, Some(t.requester_id))
+                .map(|p| p.name)
+                .unwrap_or_default(),
+            status: t.status.clone(),
+            priority: t.priority.clone(),
+            group: t
+                .group_id
+                .and_then(|g| names.groups.get(&g))
+                .map(|g| g.name.clone())
+                .unwrap_or_default(),
+            assignee: names
+                .person(t.assignee_id, None)
+                .map(|p| p.name)
+                .unwrap_or_default(),
+            updated: fmt::ago(now, t.updated_at),
+            updated_title: fmt::datetime(t.updated_at),
+            due: crate::tickets::sla::soonest(t)
+                .map(|(due, warn, breached)| fmt::due(now, due, warn, breached)),
+            escalation: t.escalation_level,
         })
         .collect();
 

@@ -64,6 +64,7 @@ struct PrefsForm {
     new_ticket: Option<String>,
     customer_reply: Option<String>,
     assigned: Option<String>,
+    sla_breach: Option<String>,
 }
 
 async fn save(
@@ -79,6 +80,7 @@ async fn save(
                 Notice::NewTicket => &f.new_ticket,
                 Notice::CustomerReply => &f.customer_reply,
                 Notice::Assigned => &f.assigned,
+                Notice::SlaBreach => &f.sla_breach,
             };
             (n, v.is_some())
         })

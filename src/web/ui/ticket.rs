@@ -14,8 +14,8 @@ use super::session::Staff;
 use super::{blocking, fmt, html, redirect, Chrome, FieldErrors, PageError, Reply};
 use crate::db::DbConn;
 use crate::people;
-use crate::tickets::query;
 use crate::tickets::{ops, Actor, Assignment, Body, Event, Priority, Status, Ticket, TicketError};
+use crate::tickets::{query, sla};
 use crate::time::now_ms;
 use crate::web::api::views::Names;
 use crate::web::AppState;
@@ -70,8 +70,9 @@ pub struct Head {
     pub channel: String,
     pub created: String,
     pub escalation: i32,
-    pub first_response_due: Option<(String, &'static str)>,
-    pub resolution_due: Option<(String, &'static str)>,
+    /// The SLA clocks: badge text and class (ok, warning, breached, paused, met, missed).
+    pub sla: Vec<(String, &'static str)>,
+    pub sla_policy: Option<String>,
     pub parent_id: Option<i64>,
 }
 
@@ -277,6 +278,12 @@ fn render(
         .collect();
     let st = t.status();
     let active = st.is_active();
+    let rules = match t.sla_policy_id {
+        Some(p) => crate::sla::policy::Book::for_group(c, t.group_id)?
+            .by_id(p)
+            .cloned(),
+        None => None,
+    };
     let head = Head {
         id: t.id,
         subject: t.subject.clone(),
@@ -299,14 +306,11 @@ fn render(
         channel: t.channel.clone(),
         created: fmt::datetime(t.created_at),
         escalation: t.escalation_level,
-        first_response_due: t
-            .first_response_due_at
-            .filter(|_| active && t.first_responded_at.is_none())
-            .map(|d| fmt::due(now, d)),
-        resolution_due: t
-            .resolution_due_at
-            .filter(|_| active)
-            .map(|d| fmt::due(now, d)),
+        sla: sla::view(&t, rules.as_ref(), now)
+            .iter()
+            .map(|v| (fmt::clock(v), v.state.as_str()))
+            .collect(),
+        sla_policy: rules.as_ref().map(|r| r.policy.name.clone()),
         parent_id: t.parent_id,
     };
     let events = events

@@ -1,0 +1,554 @@
+//! The ticket's stored SLA clock: recomputed by `ops` inside every change
+//! that can move it, by `refresh_open` when policies or calendars change,
+//! and acted on by the breach job through `breach`.
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::model::Ticket;
+use super::notify::{self, Notice};
+use super::ops::{lock, record, EventSpec};
+use super::{Actor, EventKind, Priority, SlaTarget, Status, TicketError};
+use crate::db::schema::{events, tickets};
+use crate::db::DbConn;
+use crate::people;
+use crate::sla::clock::{self, Change, Clock};
+use crate::sla::policy::{Book, Rules};
+
+/// What the clock columns of a ticket should hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stored {
+    pub policy_id: Option<i64>,
+    pub first_response_due_at: Option<i64>,
+    pub first_response_warn_at: Option<i64>,
+    pub resolution_due_at: Option<i64>,
+    pub resolution_warn_at: Option<i64>,
+    pub resolution_remaining_ms: Option<i64>,
+    pub sla_next_at: Option<i64>,
+}
+
+impl Stored {
+    fn of(t: &Ticket) -> Stored {
+        Stored {
+            policy_id: t.sla_policy_id,
+            first_response_due_at: t.first_response_due_at,
+            first_response_warn_at: t.first_response_warn_at,
+            resolution_due_at: t.resolution_due_at,
+            resolution_warn_at: t.resolution_warn_at,
+            resolution_remaining_ms: t.resolution_remaining_ms,
+            sla_next_at: t.sla_next_at,
+        }
+    }
+}
+
+/// Both clocks of a ticket under its policy.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clocks {
+    pub first_response: Option<Clock>,
+    pub resolution: Option<Clock>,
+}
+
+/// The status history the clocks replay.
+pub fn history(conn: &mut DbConn, ticket_id: i64) -> QueryResult<Vec<Change>> {
+    let rows: Vec<(String, Option<String>, i64)> = events::table
+        .filter(events::ticket_id.eq(ticket_id))
+        .filter(events::kind.eq_any(["status_changed", "reopened"]))
+        .order((events::at, events::id))
+        .select((events::kind, events::to_value, events::at))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(kind, to, at)| {
+            let to = if kind == "reopened" {
+                Status::Open
+            } else {
+                to?.parse().ok()?
+            };
+            Some(Change { at, to })
+        })
+        .collect())
+}
+
+/// The clocks of `t` under `rules`.
+pub fn clocks(t: &Ticket, rules: &Rules, history: &[Change]) -> Clocks {
+    let target = rules.target(t.priority());
+    let cal = &rules.calendar;
+    // An agent-opened ticket starts with the agent's message: nothing to answer.
+    let fr_minutes = if t.channel() == super::Channel::Agent {
+        None
+    } else {
+        target.first_response_minutes
+    };
+    Clocks {
+        first_response: clock::first_response(
+            cal,
+            t.created_at,
+            t.first_responded_at,
+            history,
+            fr_minutes,
+        ),
+        resolution: clock::resolution(cal, t.created_at, history, target.resolution_minutes),
+    }
+}
+
+fn stored(t: &Ticket, rules: Option<&Rules>, c: &Clocks) -> Stored {
+    let Some(rules) = rules else {
+        return Stored::default();
+    };
+    // The job looks again at the first unrecorded breach.
+    let pending_breach = |clock: Option<Clock>, recorded: Option<i64>| {
+        clock
+            .and_then(|c| c.breach_at())
+            .filter(|_| recorded.is_none())
+    };
+    let next = [
+        pending_breach(c.first_response, t.first_response_breached_at),
+        pending_breach(c.resolution, t.resolution_breached_at),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
+    Stored {
+        policy_id: Some(rules.policy.id),
+        first_response_due_at: c.first_response.and_then(|c| c.due),
+        first_response_warn_at: c.first_response.and_then(|c| c.warn),
+        resolution_due_at: c.resolution.and_then(|c| c.due),
+        resolution_warn_at: c.resolution.and_then(|c| c.warn),
+        resolution_remaining_ms: c.resolution.and_then(|c| c.paused_remaining),
+        sla_next_at: next,
+    }
+}
+
+fn write(conn: &mut DbConn, ticket_id: i64, s: Stored) -> QueryResult<()> {
+    diesel::update(tickets::table.find(ticket_id))
+        .set((
+            tickets::sla_policy_id.eq(s.policy_id),
+            tickets::first_response_due_at.eq(s.first_response_due_at),
+            tickets::first_response_warn_at.eq(s.first_response_warn_at),
+            tickets::resolution_due_at.eq(s.resolution_due_at),
+            tickets::resolution_warn_at.eq(s.resolution_warn_at),
+            tickets::resolution_remaining_ms.eq(s.resolution_remaining_ms),
+            tickets::sla_next_at.eq(s.sla_next_at),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Recomputes one ticket's clock columns with `book`; writes only on change.
+/// Returns the ticket as stored afterwards.
+pub(crate) fn refresh_with(conn: &mut DbConn, ticket_id: i64, book: &Book) -> QueryResult<Ticket> {
+    let mut t: Ticket = tickets::table
+        .find(ticket_id)
+        .select(Ticket::as_select())
+        .first(conn)?;
+    let rules = book.rules_for(t.group_id);
+    let want = match rules {
+        Some(r) => {
+            let h = history(conn, t.id)?;
+            stored(&t, Some(r), &clocks(&t, r, &h))
+        }
+        None => Stored::default(),
+    };
+    if want != Stored::of(&t) {
+        write(conn, t.id, want)?;
+        t.sla_policy_id = want.policy_id;
+        t.first_response_due_at = want.first_response_due_at;
+        t.first_response_warn_at = want.first_response_warn_at;
+        t.resolution_due_at = want.resolution_due_at;
+        t.resolution_warn_at = want.resolution_warn_at;
+        t.resolution_remaining_ms = want.resolution_remaining_ms;
+        t.sla_next_at = want.sla_next_at;
+    }
+    Ok(t)
+}
+
+/// Recomputes one ticket's clock (called by `ops` inside its transaction).
+pub(crate) fn refresh(conn: &mut DbConn, ticket_id: i64) -> QueryResult<()> {
+    let group: Option<i64> = tickets::table
+        .find(ticket_id)
+        .select(tickets::group_id)
+        .first(conn)?;
+    let book = Book::for_group(conn, group)?;
+    refresh_with(conn, ticket_id, &book).map(|_| ())
+}
+
+/// Recomputes every open ticket (after a policy or calendar changed), in
+/// batches of one transaction each. Returns how many tickets were looked at.
+pub fn refresh_open(conn: &mut DbConn) -> QueryResult<usize> {
+    const BATCH: i64 = 500;
+    let book = Book::load(conn)?;
+    let mut after = 0i64;
+    let mut seen = 0usize;
+    loop {
+        let ids: Vec<i64> = tickets::table
+            .filter(tickets::id.gt(after))
+            .filter(tickets::status.eq_any(["new", "open", "pending"]))
+            .order(tickets::id)
+            .limit(BATCH)
+            .select(tickets::id)
+            .load(conn)?;
+        let Some(&last) = ids.last() else {
+            break;
+        };
+        conn.transaction(|conn| {
+            for &id in &ids {
+                refresh_with(conn, id, &book)?;
+            }
+            QueryResult::Ok(())
+        })?;
+        seen += ids.len();
+        after = last;
+        if (ids.len() as i64) < BATCH {
+            break;
+        }
+    }
+    Ok(seen)
+}
+
+/// What the breach job did to one ticket.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Breached {
+    pub targets: Vec<SlaTarget>,
+    pub escalated: bool,
+}
+
+fn raised(p: Priority) -> Priority {
+    match p {
+        Priority::Low => Priority::Normal,
+        Priority::Normal => Priority::High,
+        Priority::High | Priority::Urgent => Priority::Urgent,
+    }
+}
+
+/// Records the breaches of `ticket_id` that are due at `now` (each once,
+/// stamped at its due instant) and applies the policy's escalation. Safe to
+/// run from several processes: the breach column is claimed with a
+/// conditional update, so only one of them writes the event.
+pub fn breach(
+    conn: &mut DbConn,
+    ticket_id: i64,
+    book: &Book,
+    now: i64,
+) -> Result<Breached, TicketError> {
+    conn.transaction(|conn| {
+        lock(conn, ticket_id)?;
+        let t = refresh_with(conn, ticket_id, book)?;
+        let Some(rules) = t.sla_policy_id.and_then(|p| book.by_id(p)) else {
+            return Ok(Breached::default());
+        };
+        let h = history(conn, t.id)?;
+        let c = clocks(&t, rules, &h);
+        let mut out = Breached::default();
+        for (target, clock, recorded) in [
+            (
+                SlaTarget::FirstResponse,
+                c.first_response,
+                t.first_response_breached_at,
+            ),
+            (
+                SlaTarget::Resolution,
+                c.resolution,
+                t.resolution_breached_at,
+            ),
+        ] {
+            let Some(at) = clock.and_then(|c| c.breach_at()).filter(|&at| at <= now) else {
+                continue;
+            };
+            if recorded.is_some() {
+                continue;
+            }
+            let claimed = match target {
+                SlaTarget::FirstResponse => diesel::update(
+                    tickets::table
+                        .find(t.id)
+                        .filter(tickets::first_response_breached_at.is_null()),
+                )
+                .set(tickets::first_response_breached_at.eq(at))
+                .execute(conn)?,
+                SlaTarget::Resolution => diesel::update(
+                    tickets::table
+                        .find(t.id)
+                        .filter(tickets::resolution_breached_at.is_null()),
+                )
+                .set(tickets::resolution_breached_at.eq(at))
+                .execute(conn)?,
+            };
+            if claimed == 0 {
+                continue;
+            }
+            record(
+                conn,
+                t.id,
+                Actor::System,
+                at,
+                EventSpec {
+                    kind: EventKind::SlaBreached,
+                    from: None,
+                    to: Some(target.as_str()),
+                    data: json!({ "target": target.as_str(), "policy": rules.policy.name }),
+                },
+            )?;
+            out.targets.push(target);
+            // A ticket that is already resolved or closed only gets the record.
+            let current: Ticket = lock(conn, t.id)?;
+            if current.status().is_active() {
+                escalate_on_breach(conn, &current, rules, target, now)?;
+                out.escalated = true;
+            }
+        }
+        if !out.targets.is_empty() {
+            refresh(conn, t.id)?;
+        } else if t.sla_next_at.is_some_and(|n| n <= now) {
+            // Nothing to record although the job was pointed here: make sure
+            // the ticket does not come back every tick.
+            let s = Stored {
+                sla_next_at: None,
+                ..Stored::of(&t)
+            };
+            write(conn, t.id, s)?;
+        }
+        Ok(out)
+    })
+}
+
+/// The policy's breach actions, each written as its usual event by the system.
+fn escalate_on_breach(
+    conn: &mut DbConn,
+    t: &Ticket,
+    rules: &Rules,
+    target: SlaTarget,
+    now: i64,
+) -> Result<(), TicketError> {
+    let p = &rules.policy;
+    let id = t.id;
+    if p.breach_raise_level {
+        let level = t.escalation_level + 1;
+        diesel::update(tickets::table.find(id))
+            .set(tickets::escalation_level.eq(level))
+            .execute(conn)?;
+        let (from, to) = (t.escalation_level.to_string(), level.to_string());
+        record(
+            conn,
+            id,
+            Actor::System,
+            now,
+            EventSpec::change(EventKind::Escalated, &from, &to)
+                .data(json!({ "reason": "sla_breach", "target": target.as_str() })),
+        )?;
+    }
+    let mut group = t.group_id;
+    let mut assignee = t.assignee_id;
+    if let Some(g) = p.breach_group_id.filter(|&g| Some(g) != t.group_id) {
+        // The assignee stays only if they belong to the escalation group.
+        if let Some(a) = assignee {
+            if !people::is_member(conn, g, a)? {
+                assignee = None;
+            }
+        }
+        diesel::update(tickets::table.find(id))
+            .set((tickets::group_id.eq(g), tickets::assignee_id.eq(assignee)))
+            .execute(conn)?;
+        let data = json!({
+            "from_agent": t.assignee_id, "to_agent": assignee,
+            "from_group": t.group_id, "to_group": g, "reason": "sla_breach",
+        });
+        record(
+            conn,
+            id,
+            Actor::System,
+            now,
+            EventSpec::new(EventKind::Assigned).data(data),
+        )?;
+        group = Some(g);
+    }
+    if p.breach_raise_priority {
+        let from = t.priority();
+        let to = raised(from);
+        if to != from {
+            diesel::update(tickets::table.find(id))
+                .set(tickets::priority.eq(to.as_str()))
+                .execute(conn)?;
+            record(
+                conn,
+                id,
+                Actor::System,
+                now,
+                EventSpec::change(EventKind::PriorityChanged, from.as_str(), to.as_str())
+                    .data(json!({ "reason": "sla_breach" })),
+            )?;
+        }
+    }
+    diesel::update(tickets::table.find(id))
+        .set(tickets::updated_at.eq(now))
+        .execute(conn)?;
+    if p.breach_notify {
+        // The assignee, else everyone in the (new) group.
+        let recipients: Vec<i64> = match (assignee, group) {
+            (Some(a), _) => vec![a],
+            (None, Some(g)) => people::group_members(conn, g)?
+                .into_iter()
+                .map(|u| u.id)
+                .collect(),
+            (None, None) => Vec::new(),
+        };
+        let what = match target {
+            SlaTarget::FirstResponse => "first response",
+            SlaTarget::Resolution => "resolution",
+        };
+        let fresh = lock(conn, id)?;
+        notify::notify(
+            conn,
+            &fresh,
+            Notice::SlaBreach,
+            &recipients,
+            None,
+            &format!("The {what} target of {:?}", p.name),
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// How a clock stands, for pages and the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockState {
+    /// Running, less than 80 % of the target used.
+    Ok,
+    /// Running, 80 % or more used.
+    Warning,
+    /// Running past its due time.
+    Breached,
+    /// Paused while the ticket is pending.
+    Paused,
+    /// Stopped within the target.
+    Met,
+    /// Stopped after the target.
+    Missed,
+}
+
+impl ClockState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockState::Ok => "ok",
+            ClockState::Warning => "warning",
+            ClockState::Breached => "breached",
+            ClockState::Paused => "paused",
+            ClockState::Met => "met",
+            ClockState::Missed => "missed",
+        }
+    }
+}
+
+/// One clock as shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockView {
+    pub target: SlaTarget,
+    pub state: ClockState,
+    pub due_at: Option<i64>,
+    /// Business time left (negative: overdue by), for running and paused clocks.
+    pub remaining_ms: Option<i64>,
+}
+
+fn running(
+    due: i64,
+    warn: Option<i64>,
+    breached: bool,
+    rules: &Rules,
+    now: i64,
+) -> (ClockState, i64) {
+    let cal = &rules.calendar;
+    if breached || due <= now {
+        (ClockState::Breached, -cal.between(due, now))
+    } else if warn.is_some_and(|w| w <= now) {
+        (ClockState::Warning, cal.between(now, due))
+    } else {
+        (ClockState::Ok, cal.between(now, due))
+    }
+}
+
+/// The ticket's clocks as they stand at `now` (stored columns only).
+pub fn view(t: &Ticket, rules: Option<&Rules>, now: i64) -> Vec<ClockView> {
+    let Some(rules) = rules.filter(|r| Some(r.policy.id) == t.sla_policy_id) else {
+        return Vec::new();
+    };
+    let target = rules.target(t.priority());
+    let active = t.status().is_active();
+    let mut out = Vec::new();
+    if let Some(due) = t.first_response_due_at {
+        let (state, remaining_ms) = match t.first_responded_at {
+            Some(r) if r <= due && t.first_response_breached_at.is_none() => {
+                (ClockState::Met, None)
+            }
+            Some(_) => (ClockState::Missed, None),
+            None if !active => match t.first_response_breached_at {
+                Some(_) => (ClockState::Missed, None),
+                None => (ClockState::Met, None),
+            },
+            None => {
+                let (s, r) = running(
+                    due,
+                    t.first_response_warn_at,
+                    t.first_response_breached_at.is_some(),
+                    rules,
+                    now,
+                );
+                (s, Some(r))
+            }
+        };
+        out.push(ClockView {
+            target: SlaTarget::FirstResponse,
+            state,
+            due_at: Some(due),
+            remaining_ms,
+        });
+    }
+    if target.resolution_minutes.is_some() {
+        let first_resolved = t.resolved_at.is_some() || t.closed_at.is_some();
+        let (state, due_at, remaining_ms) = match (t.resolution_remaining_ms, t.resolution_due_at) {
+            (Some(left), _) if active => (ClockState::Paused, None, Some(left)),
+            (_, Some(due)) if active && !first_resolved => {
+                let (s, r) = running(
+                    due,
+                    t.resolution_warn_at,
+                    t.resolution_breached_at.is_some(),
+                    rules,
+                    now,
+                );
+                (s, Some(due), Some(r))
+            }
+            (_, due) => {
+                let state = if t.resolution_breached_at.is_some() || due.is_some() {
+                    ClockState::Missed
+                } else {
+                    ClockState::Met
+                };
+                (state, due, None)
+            }
+        };
+        out.push(ClockView {
+            target: SlaTarget::Resolution,
+            state,
+            due_at,
+            remaining_ms,
+        });
+    }
+    out
+}
+
+/// The clock the queue's "SLA due" order sorts by (the same choice as
+/// `query::Sort::Due`): due, warning instant, breach recorded.
+pub fn soonest(t: &Ticket) -> Option<(i64, Option<i64>, bool)> {
+    if !t.status().is_active() {
+        return None;
+    }
+    match (t.first_responded_at, t.first_response_due_at) {
+        (None, Some(d)) => Some((
+            d,
+            t.first_response_warn_at,
+            t.first_response_breached_at.is_some(),
+        )),
+        _ => t
+            .resolution_due_at
+            .map(|d| (d, t.resolution_warn_at, t.resolution_breached_at.is_some())),
+    }
+}
