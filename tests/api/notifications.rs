@@ -182,7 +182,7 @@ async fn the_preferences_page_saves_and_shows_and_needs_the_csrf_token() {
 
     let p = b.get("/settings/notifications").await;
     assert_eq!(p.status, 200);
-    for key in ["new_ticket", "customer_reply", "assigned"] {
+    for key in ["new_ticket", "customer_reply", "assigned", "sla_breach"] {
         assert!(
             p.body.contains(&format!("<label for=\"notify-{key}\">")),
             "label for {key}"
@@ -219,7 +219,8 @@ async fn the_preferences_page_saves_and_shows_and_needs_the_csrf_token() {
         vec![
             (Notice::NewTicket, false),
             (Notice::CustomerReply, false),
-            (Notice::Assigned, true)
+            (Notice::Assigned, true),
+            (Notice::SlaBreach, false)
         ]
     );
 
