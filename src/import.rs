@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::db::Db;
+use crate::db::{Db, DbError};
 use std::sync::{mpsc, Mutex};
 
 use crate::db::Backend;
@@ -204,6 +204,10 @@ pub fn import_file(
             c.batch_execute("ANALYZE")
         })
         .map_err(|e| ImportError::Store(TicketError::Store(e)))?;
+        // Open tickets get their SLA clocks like any other (a no-op
+        // without policies).
+        db.write(|c| crate::tickets::sla::refresh_open(c).map_err(DbError::from))
+            .map_err(|e| ImportError::Store(TicketError::Store(e)))?;
     }
     Ok(summary)
 }

@@ -296,6 +296,9 @@ struct Replayed {
     first_responded_at: Option<i64>,
     resolved_at: Option<i64>,
     closed_at: Option<i64>,
+    /// The history's own breaches: the breach job must not record them again.
+    first_response_breached_at: Option<i64>,
+    resolution_breached_at: Option<i64>,
 }
 
 /// Inserts many rows: binary COPY on PostgreSQL (large multi-row VALUES
@@ -460,6 +463,8 @@ pub fn write_tickets(
             tickets::first_responded_at.eq(r.first_responded_at),
             tickets::resolved_at.eq(r.resolved_at),
             tickets::closed_at.eq(r.closed_at),
+            tickets::first_response_breached_at.eq(r.first_response_breached_at),
+            tickets::resolution_breached_at.eq(r.resolution_breached_at),
         ));
     }
     let mut ticket_ids: HashMap<String, i64> = HashMap::with_capacity(todo.len());
@@ -626,6 +631,8 @@ fn replay(
         first_responded_at: None,
         resolved_at: None,
         closed_at: None,
+        first_response_breached_at: None,
+        resolution_breached_at: None,
     };
     for e in &t.events {
         r.updated_at = r.updated_at.max(e.at);
@@ -658,6 +665,12 @@ fn replay(
                 }
             }
             Change::Priority(p) => r.priority = *p,
+            Change::SlaBreached(SlaTarget::FirstResponse) => {
+                r.first_response_breached_at.get_or_insert(e.at);
+            }
+            Change::SlaBreached(SlaTarget::Resolution) => {
+                r.resolution_breached_at.get_or_insert(e.at);
+            }
             _ => {}
         }
     }

@@ -119,17 +119,34 @@ fn stored(t: &Ticket, rules: Option<&Rules>, c: &Clocks) -> Stored {
     }
 }
 
+impl Stored {
+    #[allow(clippy::type_complexity)]
+    fn columns(
+        self,
+    ) -> (
+        diesel::dsl::Eq<tickets::sla_policy_id, Option<i64>>,
+        diesel::dsl::Eq<tickets::first_response_due_at, Option<i64>>,
+        diesel::dsl::Eq<tickets::first_response_warn_at, Option<i64>>,
+        diesel::dsl::Eq<tickets::resolution_due_at, Option<i64>>,
+        diesel::dsl::Eq<tickets::resolution_warn_at, Option<i64>>,
+        diesel::dsl::Eq<tickets::resolution_remaining_ms, Option<i64>>,
+        diesel::dsl::Eq<tickets::sla_next_at, Option<i64>>,
+    ) {
+        (
+            tickets::sla_policy_id.eq(self.policy_id),
+            tickets::first_response_due_at.eq(self.first_response_due_at),
+            tickets::first_response_warn_at.eq(self.first_response_warn_at),
+            tickets::resolution_due_at.eq(self.resolution_due_at),
+            tickets::resolution_warn_at.eq(self.resolution_warn_at),
+            tickets::resolution_remaining_ms.eq(self.resolution_remaining_ms),
+            tickets::sla_next_at.eq(self.sla_next_at),
+        )
+    }
+}
+
 fn write(conn: &mut DbConn, ticket_id: i64, s: Stored) -> QueryResult<()> {
     diesel::update(tickets::table.find(ticket_id))
-        .set((
-            tickets::sla_policy_id.eq(s.policy_id),
-            tickets::first_response_due_at.eq(s.first_response_due_at),
-            tickets::first_response_warn_at.eq(s.first_response_warn_at),
-            tickets::resolution_due_at.eq(s.resolution_due_at),
-            tickets::resolution_warn_at.eq(s.resolution_warn_at),
-            tickets::resolution_remaining_ms.eq(s.resolution_remaining_ms),
-            tickets::sla_next_at.eq(s.sla_next_at),
-        ))
+        .set(s.columns())
         .execute(conn)
         .map(|_| ())
 }
@@ -177,6 +194,17 @@ pub(crate) fn refresh(conn: &mut DbConn, ticket_id: i64) -> QueryResult<()> {
 pub fn refresh_open(conn: &mut DbConn) -> QueryResult<usize> {
     const BATCH: i64 = 500;
     let book = Book::load(conn)?;
+    if book.is_empty() {
+        // No policy: clear whatever clocks a deleted one left, in one statement.
+        let cleared = diesel::update(
+            tickets::table
+                .filter(tickets::sla_policy_id.is_not_null())
+                .filter(tickets::status.eq_any(["new", "open", "pending"])),
+        )
+        .set(Stored::default().columns())
+        .execute(conn)?;
+        return Ok(cleared);
+    }
     let mut after = 0i64;
     let mut seen = 0usize;
     loop {

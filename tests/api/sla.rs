@@ -442,3 +442,44 @@ fn serve_records_breaches_without_anyone_opening_a_page() {
         .status();
     assert!(child.wait().unwrap().success());
 }
+
+/// Imported open tickets are timed like the others, and a breach the
+/// history already holds is not recorded a second time.
+#[test]
+fn imported_open_tickets_get_clocks_and_keep_their_own_breaches() {
+    let (db, _g) = test_db();
+    policy(&db, "Default", None, None, ["1h"; 4], ["8h"; 4], ESCALATE_ONLY);
+    let lines = [
+        // Breached in the old system already.
+        r#"{"external_id": "A", "subject": "Old", "channel": "email", "priority": "normal",
+            "requester": {"email": "ann@example.com"}, "created_at": "2026-01-05T10:00:00Z", "body": "x",
+            "events": [{"at": "2026-01-05T11:00:00Z", "type": "sla_breached", "target": "first_response"}]}"#,
+        r#"{"external_id": "B", "subject": "Fresh", "channel": "email", "priority": "normal",
+            "requester": {"email": "bob@example.com"}, "created_at": "2026-01-05T10:00:00Z", "body": "y", "events": []}"#,
+    ];
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), lines.map(|l| l.replace('\n', " ")).join("\n")).unwrap();
+    let opts = helpdesk::import::Options {
+        batch_size: 100,
+        progress: false,
+        writers: Some(1),
+    };
+    helpdesk::import::import_file(&db, file.path(), &opts, |n, m| panic!("line {n}: {m}")).unwrap();
+    let id_of = |ext: &str| -> i64 {
+        db.query(|c| {
+            tickets::table
+                .filter(tickets::external_id.eq(ext))
+                .select(tickets::id)
+                .first(c)
+        })
+        .unwrap()
+    };
+    let (a, b) = (id_of("A"), id_of("B"));
+    assert_eq!(ticket(&db, a).first_response_due_at, Some(T0 + H));
+    assert_eq!(ticket(&db, a).first_response_breached_at, Some(T0 + H));
+    assert_eq!(ticket(&db, b).first_response_due_at, Some(T0 + H));
+    let done = tick(&db, T0 + 2 * H);
+    assert_eq!(done.breaches, 1, "only B's breach is new");
+    assert_eq!(of_kind(&db, a, "sla_breached").len(), 1);
+    assert_eq!(of_kind(&db, b, "sla_breached").len(), 1);
+}
