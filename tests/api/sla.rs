@@ -90,13 +90,8 @@ fn open(db: &Db, group: Option<i64>, priority: Priority, channel: Channel, at: i
 }
 
 fn ticket(db: &Db, id: i64) -> Ticket {
-    db.query(|c| {
-        tickets::table
-            .find(id)
-            .select(Ticket::as_select())
-            .first(c)
-    })
-    .unwrap()
+    db.query(|c| tickets::table.find(id).select(Ticket::as_select()).first(c))
+        .unwrap()
 }
 
 /// (type, at, to, data) of every event, oldest first.
@@ -169,7 +164,10 @@ fn the_breach_job_records_each_breach_once_at_the_due_instant_and_escalates() {
     assert_eq!(t.sla_next_at, Some(T0 + H));
     assert_eq!(
         states(&db, id, T0 + 10 * MIN),
-        [("first_response", ClockState::Ok), ("resolution", ClockState::Ok)]
+        [
+            ("first_response", ClockState::Ok),
+            ("resolution", ClockState::Ok)
+        ]
     );
     assert_eq!(states(&db, id, T0 + 50 * MIN)[0].1, ClockState::Warning);
 
@@ -191,7 +189,10 @@ fn the_breach_job_records_each_breach_once_at_the_due_instant_and_escalates() {
     let moved = of_kind(&db, id, "assigned");
     assert_eq!(moved.len(), 1);
     assert_eq!(moved[0].2["to_group"], tier2);
-    assert_eq!(of_kind(&db, id, "priority_changed")[0].1.as_deref(), Some("high"));
+    assert_eq!(
+        of_kind(&db, id, "priority_changed")[0].1.as_deref(),
+        Some("high")
+    );
     let t = ticket(&db, id);
     assert_eq!((t.escalation_level, t.group_id), (1, Some(tier2)));
     assert_eq!(t.priority, "high");
@@ -231,7 +232,10 @@ fn the_breach_job_records_each_breach_once_at_the_due_instant_and_escalates() {
     assert_eq!(t.sla_next_at, None, "nothing left to look at");
     // A late reply is recorded as missed, not met.
     reply(&db, id, lead, None, T0 + 5 * H);
-    assert_eq!(states(&db, id, T0 + 5 * H)[0], ("first_response", ClockState::Missed));
+    assert_eq!(
+        states(&db, id, T0 + 5 * H)[0],
+        ("first_response", ClockState::Missed)
+    );
 }
 
 #[test]
@@ -257,7 +261,10 @@ fn pending_pauses_the_resolution_clock_and_the_first_reply_stops_the_other() {
     assert_eq!(t.sla_next_at, None, "nothing can breach while paused");
     assert_eq!(
         states(&db, id, T0 + 5 * H),
-        [("first_response", ClockState::Met), ("resolution", ClockState::Paused)]
+        [
+            ("first_response", ClockState::Met),
+            ("resolution", ClockState::Paused)
+        ]
     );
     assert_eq!(tick(&db, T0 + 10 * H).breaches, 0);
 
@@ -273,7 +280,10 @@ fn pending_pauses_the_resolution_clock_and_the_first_reply_stops_the_other() {
     assert_eq!(tick(&db, due - 1).breaches, 0);
     assert_eq!(tick(&db, due).breaches, 1);
     assert_eq!(of_kind(&db, id, "sla_breached")[0].0, due);
-    assert_eq!(of_kind(&db, id, "sla_breached")[0].1.as_deref(), Some("resolution"));
+    assert_eq!(
+        of_kind(&db, id, "sla_breached")[0].1.as_deref(),
+        Some("resolution")
+    );
 }
 
 #[test]
@@ -335,8 +345,24 @@ fn agent_opened_tickets_have_no_first_response_clock_and_groups_pick_their_polic
     let (db, _g) = test_db();
     let vip = group(&db, "VIP");
     let other = group(&db, "Other");
-    policy(&db, "Default", None, None, ["8h"; 4], [""; 4], ESCALATE_ONLY);
-    let vip_policy = policy(&db, "VIP", Some(vip), None, ["15m"; 4], [""; 4], ESCALATE_ONLY);
+    policy(
+        &db,
+        "Default",
+        None,
+        None,
+        ["8h"; 4],
+        [""; 4],
+        ESCALATE_ONLY,
+    );
+    let vip_policy = policy(
+        &db,
+        "VIP",
+        Some(vip),
+        None,
+        ["15m"; 4],
+        [""; 4],
+        ESCALATE_ONLY,
+    );
 
     let by_agent = open(&db, Some(vip), Priority::Normal, Channel::Agent, T0);
     let t = ticket(&db, by_agent);
@@ -367,7 +393,15 @@ fn agent_opened_tickets_have_no_first_response_clock_and_groups_pick_their_polic
 #[test]
 fn a_ticket_resolved_after_its_due_time_gets_the_record_but_no_escalation() {
     let (db, _g) = test_db();
-    policy(&db, "Default", None, None, ["1h"; 4], [""; 4], ESCALATE_ONLY);
+    policy(
+        &db,
+        "Default",
+        None,
+        None,
+        ["1h"; 4],
+        [""; 4],
+        ESCALATE_ONLY,
+    );
     let id = open(&db, None, Priority::Normal, Channel::Email, T0);
     // Resolved without a reply, but only after the target had passed (the
     // job had not run in between, e.g. the server was down).
@@ -391,7 +425,15 @@ fn a_ticket_resolved_after_its_due_time_gets_the_record_but_no_escalation() {
 #[actix_web::test]
 async fn the_api_shows_the_policy_and_each_clock() {
     let app = spawn_app().await;
-    policy(&app.db, "Default", None, None, ["4h"; 4], ["2h"; 4], ESCALATE_ONLY);
+    policy(
+        &app.db,
+        "Default",
+        None,
+        None,
+        ["4h"; 4],
+        ["2h"; 4],
+        ESCALATE_ONLY,
+    );
     let id = app.create_ticket("Printer on fire", None).await;
     let (status, j) = app.get_json(&format!("/api/v1/tickets/{id}")).await;
     assert_eq!(status, 200);
@@ -413,8 +455,22 @@ fn serve_records_breaches_without_anyone_opening_a_page() {
     let dir = tempfile::tempdir().unwrap();
     let (url, _g) = fresh_database_url();
     let db = Db::connect(&url).unwrap();
-    policy(&db, "Default", None, None, ["1h"; 4], [""; 4], ESCALATE_ONLY);
-    let id = open(&db, None, Priority::Normal, Channel::Email, helpdesk::time::now_ms() - 2 * H);
+    policy(
+        &db,
+        "Default",
+        None,
+        None,
+        ["1h"; 4],
+        [""; 4],
+        ESCALATE_ONLY,
+    );
+    let id = open(
+        &db,
+        None,
+        Priority::Normal,
+        Channel::Email,
+        helpdesk::time::now_ms() - 2 * H,
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_helpdesk"))
         .current_dir(dir.path())
         .arg("serve")
@@ -448,7 +504,15 @@ fn serve_records_breaches_without_anyone_opening_a_page() {
 #[test]
 fn imported_open_tickets_get_clocks_and_keep_their_own_breaches() {
     let (db, _g) = test_db();
-    policy(&db, "Default", None, None, ["1h"; 4], ["8h"; 4], ESCALATE_ONLY);
+    policy(
+        &db,
+        "Default",
+        None,
+        None,
+        ["1h"; 4],
+        ["8h"; 4],
+        ESCALATE_ONLY,
+    );
     let lines = [
         // Breached in the old system already.
         r#"{"external_id": "A", "subject": "Old", "channel": "email", "priority": "normal",
@@ -482,4 +546,69 @@ fn imported_open_tickets_get_clocks_and_keep_their_own_breaches() {
     assert_eq!(done.breaches, 1, "only B's breach is new");
     assert_eq!(of_kind(&db, a, "sla_breached").len(), 1);
     assert_eq!(of_kind(&db, b, "sla_breached").len(), 1);
+}
+
+/// The ticket page and the queue show each clock with its colour: ok,
+/// warning once 80 % is used, breached past the due time.
+#[actix_web::test]
+async fn pages_show_the_clocks_with_their_colour() {
+    let app = spawn_app().await;
+    let support = group(&app.db, "Support");
+    staff(&app.db, "a1@example.com", Role::Agent, &["Support"]);
+    policy(
+        &app.db,
+        "Standard",
+        None,
+        None,
+        ["1h"; 4],
+        ["10h"; 4],
+        ESCALATE_ONLY,
+    );
+    let now = helpdesk::time::now_ms();
+    let fresh = open(
+        &app.db,
+        Some(support),
+        Priority::Normal,
+        Channel::Email,
+        now,
+    );
+    let warm = open(
+        &app.db,
+        Some(support),
+        Priority::Normal,
+        Channel::Email,
+        now - 55 * MIN,
+    );
+    let late = open(
+        &app.db,
+        Some(support),
+        Priority::Normal,
+        Channel::Email,
+        now - 2 * H,
+    );
+    let mut b = crate::helpers::Browser::new(&app);
+    b.login("a1@example.com").await;
+
+    let p = b.get(&format!("/tickets/{fresh}")).await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("data-sla=\"ok\""), "{}", p.body);
+    assert!(p.body.contains("business time left"));
+    assert!(p.body.contains("SLA: Standard"));
+    let p = b.get(&format!("/tickets/{warm}")).await;
+    assert!(p.body.contains("data-sla=\"warning\""));
+    let p = b.get(&format!("/tickets/{late}")).await;
+    assert!(p.body.contains("data-sla=\"breached\""));
+    assert!(p.body.contains("First response overdue since"));
+
+    let q = b.get("/tickets?sort=due").await;
+    assert_eq!(q.status, 200);
+    let pos = |id: i64| q.body.find(&format!("href=\"/tickets/{id}\"")).unwrap();
+    assert!(
+        pos(late) < pos(warm) && pos(warm) < pos(fresh),
+        "soonest due first"
+    );
+    for class in ["sla-ok", "sla-warning", "sla-breached"] {
+        assert!(q.body.contains(class), "{class}");
+    }
+    app.stop().await;
 }
