@@ -265,4 +265,35 @@ mod tests {
         // Tuesday, 30 min Wednesday from 09:00.
         assert_eq!(c.due, Some(monday + 2 * 24 * H - 7 * H + 30 * MIN));
     }
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
+        chrono::NaiveDate::from_ymd_opt(y, mo, d)
+            .and_then(|d| d.and_hms_opt(h, mi, 0))
+            .map(|t| t.and_utc().timestamp_millis())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_pause_across_the_new_york_dst_change() {
+        // Mon-Fri 09:00-17:00 America/New_York; DST starts Sunday 2026-03-08.
+        let nine = "09:00-17:00";
+        let hours = [nine, nine, nine, nine, nine, "closed", "closed"].join("\n");
+        let cal = Calendar::from_stored("America/New_York", &hours, "").unwrap();
+        // Friday 16:00 EST = 21:00 UTC.
+        let created = utc(2026, 3, 6, 21, 0);
+        // First response 2 h: Friday 16-17 EST, Monday 09-10 EDT (13-14 UTC).
+        let c = first_response(&cal, created, None, &[], Some(120)).unwrap();
+        assert_eq!(c.due, Some(utc(2026, 3, 9, 14, 0)));
+        // Resolution 2 h, pending from Friday 16:30 EST to Monday 12:00 EDT:
+        // 30 min used, 90 min from Monday noon → 13:30 EDT = 17:30 UTC.
+        let h = [
+            ch(utc(2026, 3, 6, 21, 30), Status::Pending),
+            ch(utc(2026, 3, 9, 16, 0), Status::Open),
+        ];
+        let c = resolution(&cal, created, &h, Some(120)).unwrap();
+        assert_eq!(c.due, Some(utc(2026, 3, 9, 17, 30)));
+        // While still pending, 90 minutes are left.
+        let c = resolution(&cal, created, &h[..1], Some(120)).unwrap();
+        assert_eq!(c.paused_remaining, Some(90 * MIN));
+    }
 }
