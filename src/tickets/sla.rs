@@ -181,11 +181,29 @@ pub(crate) fn refresh_with(conn: &mut DbConn, ticket_id: i64, book: &Book) -> Qu
 
 /// Recomputes one ticket's clock (called by `ops` inside its transaction).
 pub(crate) fn refresh(conn: &mut DbConn, ticket_id: i64) -> QueryResult<()> {
-    let group: Option<i64> = tickets::table
+    type Cols = (
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let (group, policy, fr_due, res_due, paused): Cols = tickets::table
         .find(ticket_id)
-        .select(tickets::group_id)
+        .select((
+            tickets::group_id,
+            tickets::sla_policy_id,
+            tickets::first_response_due_at,
+            tickets::resolution_due_at,
+            tickets::resolution_remaining_ms,
+        ))
         .first(conn)?;
     let book = Book::for_group(conn, group)?;
+    // The common case without any policy: nothing to compute or clear.
+    let clocked = policy.or(fr_due).or(res_due).or(paused).is_some();
+    if book.is_empty() && !clocked {
+        return Ok(());
+    }
     refresh_with(conn, ticket_id, &book).map(|_| ())
 }
 
@@ -196,9 +214,17 @@ pub fn refresh_open(conn: &mut DbConn) -> QueryResult<usize> {
     let book = Book::load(conn)?;
     if book.is_empty() {
         // No policy: clear whatever clocks a deleted one left, in one statement.
+        // (A deleted policy already set `sla_policy_id` NULL: look at the clocks too.)
         let cleared = diesel::update(
             tickets::table
-                .filter(tickets::sla_policy_id.is_not_null())
+                .filter(
+                    tickets::sla_policy_id
+                        .is_not_null()
+                        .or(tickets::first_response_due_at.is_not_null())
+                        .or(tickets::resolution_due_at.is_not_null())
+                        .or(tickets::resolution_remaining_ms.is_not_null())
+                        .or(tickets::sla_next_at.is_not_null()),
+                )
                 .filter(tickets::status.eq_any(["new", "open", "pending"])),
         )
         .set(Stored::default().columns())
