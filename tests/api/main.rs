@@ -17,5 +17,6 @@ mod notifications;
 mod outbound;
 mod portal;
 mod schema;
+mod sla_admin;
 mod tickets_api;
 mod web_ui;

@@ -258,7 +258,7 @@ enum Shown {
     /// The stored values, with these errors (e.g. why it cannot be deleted).
     Stored(FieldErrors),
     /// What was typed.
-    Typed(Draft),
+    Typed(Box<Draft>),
 }
 
 fn render_edit(
@@ -271,7 +271,7 @@ fn render_edit(
 ) -> Result<Reply, PageError> {
     let row = policy::find_calendar(c, id)?.ok_or_else(|| not_found(id))?;
     let draft = match shown {
-        Shown::Typed(d) => d,
+        Shown::Typed(d) => *d,
         Shown::Stored(errors) => Draft::stored(&row, errors),
     };
     let users = users_of(c)?;
@@ -430,7 +430,7 @@ async fn update(
                         c,
                         &staff,
                         id,
-                        Shown::Typed(draft),
+                        Shown::Typed(Box::new(draft)),
                         None,
                         StatusCode::UNPROCESSABLE_ENTITY,
                     )

@@ -295,7 +295,7 @@ enum Shown {
     /// The stored values, with these errors.
     Stored(FieldErrors),
     /// What was typed.
-    Typed(Draft),
+    Typed(Box<Draft>),
 }
 
 fn render_edit(
@@ -308,7 +308,7 @@ fn render_edit(
 ) -> Result<Reply, PageError> {
     let p = policy::find_policy(c, id)?.ok_or_else(|| not_found(id))?;
     let draft = match shown {
-        Shown::Typed(d) => d,
+        Shown::Typed(d) => *d,
         Shown::Stored(errors) => Draft::stored(&p, &policy::targets(c, id)?, errors),
     };
     html(
@@ -496,7 +496,7 @@ async fn update(
                         c,
                         &staff,
                         id,
-                        Shown::Typed(draft),
+                        Shown::Typed(Box::new(draft)),
                         None,
                         StatusCode::UNPROCESSABLE_ENTITY,
                     )
