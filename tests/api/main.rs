@@ -18,5 +18,6 @@ mod outbound;
 mod portal;
 mod schema;
 mod sla;
+mod sla_admin;
 mod tickets_api;
 mod web_ui;

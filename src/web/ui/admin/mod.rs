@@ -1,13 +1,15 @@
-//! The admin pages: staff users, groups, mailboxes, canned responses and
-//! the mail quarantine.
+//! The admin pages: staff users, groups, mailboxes, canned responses, SLA
+//! calendars and policies, and the mail quarantine.
 //! Every handler starts with `staff.require_admin()` (agents and managers
 //! get 403); every POST goes through `Form`, which has checked the CSRF
 //! token before the handler runs.
 
+mod calendars;
 mod canned;
 mod groups;
 mod mailboxes;
 mod quarantine;
+mod sla;
 mod users;
 
 use actix_web::web;
@@ -26,6 +28,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     groups::routes(cfg);
     mailboxes::routes(cfg);
     canned::routes(cfg);
+    calendars::routes(cfg);
+    sla::routes(cfg);
     quarantine::routes(cfg);
 }
 
@@ -51,6 +55,8 @@ struct IndexPage {
     groups: usize,
     mailboxes: usize,
     canned: usize,
+    calendars: usize,
+    policies: usize,
     quarantined: usize,
 }
 
@@ -61,15 +67,18 @@ async fn index(
 ) -> Result<Reply, PageError> {
     staff.require_admin()?;
     blocking(move || {
-        let (users, groups, mailboxes, canned, quarantined) = state.db.query(|c| {
-            Ok((
-                crate::people::list_staff(c)?.len(),
-                crate::people::list_groups(c)?.len(),
-                crate::mailboxes::list(c)?.len(),
-                crate::canned::list(c)?.len(),
-                crate::mail::inbound::quarantined(c, false, 10_000)?.len(),
-            ))
-        })?;
+        let (users, groups, mailboxes, canned, calendars, policies, quarantined) =
+            state.db.query(|c| {
+                Ok((
+                    crate::people::list_staff(c)?.len(),
+                    crate::people::list_groups(c)?.len(),
+                    crate::mailboxes::list(c)?.len(),
+                    crate::canned::list(c)?.len(),
+                    crate::sla::policy::calendars(c)?.len(),
+                    crate::sla::policy::policies(c)?.len(),
+                    crate::mail::inbound::quarantined(c, false, 10_000)?.len(),
+                ))
+            })?;
         page(&IndexPage {
             chrome: chrome(&staff, "Administration", q.done.as_deref()),
             area: "",
@@ -77,6 +86,8 @@ async fn index(
             groups,
             mailboxes,
             canned,
+            calendars,
+            policies,
             quarantined,
         })
     })
