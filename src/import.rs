@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::db::{Db, DbError};
+use crate::db::Db;
 use std::sync::{mpsc, Mutex};
 
 use crate::db::Backend;
@@ -206,7 +206,7 @@ pub fn import_file(
         .map_err(|e| ImportError::Store(TicketError::Store(e)))?;
         // Open tickets get their SLA clocks like any other (a no-op
         // without policies).
-        db.write(|c| crate::tickets::sla::refresh_open(c).map_err(DbError::from))
+        crate::tickets::sla::refresh_open(db)
             .map_err(|e| ImportError::Store(TicketError::Store(e)))?;
     }
     Ok(summary)

@@ -10,7 +10,7 @@ use super::notify::{self, Notice};
 use super::ops::{lock, record, EventSpec};
 use super::{Actor, EventKind, Priority, SlaTarget, Status, TicketError};
 use crate::db::schema::{events, tickets};
-use crate::db::DbConn;
+use crate::db::{Db, DbConn, DbError};
 use crate::people;
 use crate::sla::clock::{self, Change, Clock};
 use crate::sla::policy::{Book, Rules};
@@ -207,48 +207,54 @@ pub(crate) fn refresh(conn: &mut DbConn, ticket_id: i64) -> QueryResult<()> {
     refresh_with(conn, ticket_id, &book).map(|_| ())
 }
 
-/// Recomputes every open ticket (after a policy or calendar changed), in
-/// batches of one transaction each. Returns how many tickets were looked at.
-pub fn refresh_open(conn: &mut DbConn) -> QueryResult<usize> {
+/// Recomputes every open ticket (after a policy or calendar changed), one
+/// write transaction per batch so other writers (mail ingestion on SQLite)
+/// are not held up for the whole run. Returns how many tickets were looked at.
+pub fn refresh_open(db: &Db) -> Result<usize, DbError> {
     const BATCH: i64 = 500;
-    let book = Book::load(conn)?;
+    let book = db.query(Book::load)?;
     if book.is_empty() {
-        // No policy: clear whatever clocks a deleted one left, in one statement.
-        // (A deleted policy already set `sla_policy_id` NULL: look at the clocks too.)
-        let cleared = diesel::update(
-            tickets::table
-                .filter(
-                    tickets::sla_policy_id
-                        .is_not_null()
-                        .or(tickets::first_response_due_at.is_not_null())
-                        .or(tickets::resolution_due_at.is_not_null())
-                        .or(tickets::resolution_remaining_ms.is_not_null())
-                        .or(tickets::sla_next_at.is_not_null()),
-                )
-                .filter(tickets::status.eq_any(["new", "open", "pending"])),
-        )
-        .set(Stored::default().columns())
-        .execute(conn)?;
-        return Ok(cleared);
+        // No policy: clear whatever clocks a deleted one left, in one
+        // statement (a deleted policy already set `sla_policy_id` NULL, so
+        // look at the clocks too).
+        return db.write(|conn| {
+            diesel::update(
+                tickets::table
+                    .filter(
+                        tickets::sla_policy_id
+                            .is_not_null()
+                            .or(tickets::first_response_due_at.is_not_null())
+                            .or(tickets::resolution_due_at.is_not_null())
+                            .or(tickets::resolution_remaining_ms.is_not_null())
+                            .or(tickets::sla_next_at.is_not_null()),
+                    )
+                    .filter(tickets::status.eq_any(["new", "open", "pending"])),
+            )
+            .set(Stored::default().columns())
+            .execute(conn)
+            .map_err(DbError::from)
+        });
     }
     let mut after = 0i64;
     let mut seen = 0usize;
     loop {
-        let ids: Vec<i64> = tickets::table
-            .filter(tickets::id.gt(after))
-            .filter(tickets::status.eq_any(["new", "open", "pending"]))
-            .order(tickets::id)
-            .limit(BATCH)
-            .select(tickets::id)
-            .load(conn)?;
+        let ids: Vec<i64> = db.query(|conn| {
+            tickets::table
+                .filter(tickets::id.gt(after))
+                .filter(tickets::status.eq_any(["new", "open", "pending"]))
+                .order(tickets::id)
+                .limit(BATCH)
+                .select(tickets::id)
+                .load(conn)
+        })?;
         let Some(&last) = ids.last() else {
             break;
         };
-        conn.transaction(|conn| {
+        db.write(|conn| {
             for &id in &ids {
                 refresh_with(conn, id, &book)?;
             }
-            QueryResult::Ok(())
+            Ok::<_, DbError>(())
         })?;
         seen += ids.len();
         after = last;

@@ -68,8 +68,7 @@ fn policy(
         .write(|c| policy::save_policy(c, None, &input, T0).map_err(DbError::from))
         .unwrap()
         .unwrap();
-    db.write(|c| helpdesk::tickets::sla::refresh_open(c).map_err(DbError::from))
-        .unwrap();
+    helpdesk::tickets::sla::refresh_open(db).unwrap();
     id
 }
 

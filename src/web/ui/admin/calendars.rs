@@ -361,9 +361,7 @@ fn draft_of(f: CalendarForm) -> Draft {
 /// Its own write: the change is committed whatever happens here.
 pub(super) async fn refresh_open_tickets(state: web::Data<AppState>) -> Result<(), PageError> {
     blocking(move || {
-        let n = state
-            .db
-            .write(|c| crate::tickets::sla::refresh_open(c).map_err(crate::db::DbError::from))?;
+        let n = crate::tickets::sla::refresh_open(&state.db)?;
         tracing::info!(
             tickets = n,
             "SLA changed; open tickets' due times recomputed"
