@@ -50,23 +50,9 @@ pub struct Clocks {
 
 /// The status history the clocks replay.
 pub fn history(conn: &mut DbConn, ticket_id: i64) -> QueryResult<Vec<Change>> {
-    let rows: Vec<(String, Option<String>, i64)> = events::table
-        .filter(events::ticket_id.eq(ticket_id))
-        .filter(events::kind.eq_any(["status_changed", "reopened"]))
-        .order((events::at, events::id))
-        .select((events::kind, events::to_value, events::at))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(kind, to, at)| {
-            let to = if kind == "reopened" {
-                Status::Open
-            } else {
-                to?.parse().ok()?
-            };
-            Some(Change { at, to })
-        })
-        .collect())
+    Ok(histories(conn, &[ticket_id])?
+        .remove(&ticket_id)
+        .unwrap_or_default())
 }
 
 /// The clocks of `t` under `rules`.
@@ -158,15 +144,22 @@ pub(crate) fn refresh_with(conn: &mut DbConn, ticket_id: i64, book: &Book) -> Qu
         .find(ticket_id)
         .select(Ticket::as_select())
         .first(conn)?;
-    let rules = book.rules_for(t.group_id);
-    let want = match rules {
-        Some(r) => {
-            let h = history(conn, t.id)?;
-            stored(&t, Some(r), &clocks(&t, r, &h))
-        }
+    let h = match book.rules_for(t.group_id) {
+        Some(_) => history(conn, t.id)?,
+        None => Vec::new(),
+    };
+    apply(conn, &mut t, &h, book)?;
+    Ok(t)
+}
+
+/// Writes the clock columns `t` should have under `book` (if they differ)
+/// and updates `t` to match.
+fn apply(conn: &mut DbConn, t: &mut Ticket, h: &[Change], book: &Book) -> QueryResult<()> {
+    let want = match book.rules_for(t.group_id) {
+        Some(r) => stored(t, Some(r), &clocks(t, r, h)),
         None => Stored::default(),
     };
-    if want != Stored::of(&t) {
+    if want != Stored::of(t) {
         write(conn, t.id, want)?;
         t.sla_policy_id = want.policy_id;
         t.first_response_due_at = want.first_response_due_at;
@@ -176,7 +169,37 @@ pub(crate) fn refresh_with(conn: &mut DbConn, ticket_id: i64, book: &Book) -> Qu
         t.resolution_remaining_ms = want.resolution_remaining_ms;
         t.sla_next_at = want.sla_next_at;
     }
-    Ok(t)
+    Ok(())
+}
+
+/// The histories of many tickets in one query, by ticket id.
+fn histories(
+    conn: &mut DbConn,
+    ids: &[i64],
+) -> QueryResult<std::collections::HashMap<i64, Vec<Change>>> {
+    let rows: Vec<(i64, String, Option<String>, i64)> = events::table
+        .filter(events::ticket_id.eq_any(ids))
+        .filter(events::kind.eq_any(["status_changed", "reopened"]))
+        .order((events::ticket_id, events::at, events::id))
+        .select((
+            events::ticket_id,
+            events::kind,
+            events::to_value,
+            events::at,
+        ))
+        .load(conn)?;
+    let mut out: std::collections::HashMap<i64, Vec<Change>> = std::collections::HashMap::new();
+    for (id, kind, to, at) in rows {
+        let to = if kind == "reopened" {
+            Some(Status::Open)
+        } else {
+            to.and_then(|t| t.parse().ok())
+        };
+        if let Some(to) = to {
+            out.entry(id).or_default().push(Change { at, to });
+        }
+    }
+    Ok(out)
 }
 
 /// Recomputes one ticket's clock (called by `ops` inside its transaction).
@@ -238,27 +261,32 @@ pub fn refresh_open(db: &Db) -> Result<usize, DbError> {
     let mut after = 0i64;
     let mut seen = 0usize;
     loop {
-        let ids: Vec<i64> = db.query(|conn| {
-            tickets::table
+        // Rows and histories of a batch in two queries; the writes (only
+        // where something changed) in one transaction. The rows are read
+        // inside it, so a ticket changed meanwhile is not overwritten.
+        let n = db.write(|conn| {
+            let mut rows: Vec<Ticket> = tickets::table
                 .filter(tickets::id.gt(after))
                 .filter(tickets::status.eq_any(["new", "open", "pending"]))
                 .order(tickets::id)
                 .limit(BATCH)
-                .select(tickets::id)
-                .load(conn)
+                .select(Ticket::as_select())
+                .load(conn)?;
+            let ids: Vec<i64> = rows.iter().map(|t| t.id).collect();
+            let mut hist = histories(conn, &ids)?;
+            for t in &mut rows {
+                let h = hist.remove(&t.id).unwrap_or_default();
+                apply(conn, t, &h, &book)?;
+            }
+            Ok::<_, DbError>((rows.len(), ids.last().copied()))
         })?;
-        let Some(&last) = ids.last() else {
+        let (count, last) = n;
+        let Some(last) = last else {
             break;
         };
-        db.write(|conn| {
-            for &id in &ids {
-                refresh_with(conn, id, &book)?;
-            }
-            Ok::<_, DbError>(())
-        })?;
-        seen += ids.len();
+        seen += count;
         after = last;
-        if (ids.len() as i64) < BATCH {
+        if (count as i64) < BATCH {
             break;
         }
     }
