@@ -4,6 +4,7 @@
 
 mod admin;
 mod assets;
+pub mod charts;
 mod conversation;
 pub mod csrf;
 pub mod error;
