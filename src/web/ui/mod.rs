@@ -5,6 +5,7 @@
 mod admin;
 mod assets;
 mod conversation;
+mod csat;
 pub mod csrf;
 pub mod error;
 mod files;
@@ -41,6 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(files::routes)
             .configure(webform::routes)
             .configure(portal::routes)
+            .configure(csat::routes)
             .configure(admin::routes)
             .configure(settings::routes)
             .default_service(web::to(not_found)),
