@@ -100,8 +100,8 @@ pub fn serve(config: Config) -> Result<(), Failure> {
     let csat_job = if config.csat_enabled {
         let base_url = config.base_url.clone().unwrap_or_else(|| {
             tracing::warn!(
-                "no HELPDESK_BASE_URL: survey links point at http://{}",
-                config.listen
+                listen = %config.listen,
+                "no HELPDESK_BASE_URL: survey links point at the listen address; set it to the public URL"
             );
             format!("http://{}", config.listen)
         });

@@ -373,13 +373,14 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Ticket>, Optio
     Ok((rows, next))
 }
 
-fn follow_up_ids() -> diesel::dsl::Select<
-    diesel::dsl::Filter<
-        diesel::dsl::Filter<csat_surveys::table, diesel::dsl::LtEq<csat_surveys::rating, i32>>,
-        diesel::dsl::IsNull<csat_surveys::followed_up_at>,
-    >,
-    csat_surveys::ticket_id,
-> {
+/// Surveys rated 1 or 2 that nobody has followed up yet.
+type FollowUps = diesel::dsl::Filter<
+    diesel::dsl::Filter<csat_surveys::table, diesel::dsl::LtEq<csat_surveys::rating, i32>>,
+    diesel::dsl::IsNull<csat_surveys::followed_up_at>,
+>;
+
+/// The tickets of the CSAT follow-up view, as a subquery.
+fn follow_up_ids() -> diesel::dsl::Select<FollowUps, csat_surveys::ticket_id> {
     csat_surveys::table
         .filter(csat_surveys::rating.le(2))
         .filter(csat_surveys::followed_up_at.is_null())

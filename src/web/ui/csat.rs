@@ -349,3 +349,32 @@ fn opt_out_page(
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_one_to_five_is_a_rating() {
+        for (raw, want) in [
+            (Some("1"), Some(1)),
+            (Some(" 5 "), Some(5)),
+            (Some("0"), None),
+            (Some("6"), None),
+            (Some("-1"), None),
+            (Some("x"), None),
+            (Some("4.5"), None),
+            (Some("99999999999999999999"), None),
+            (Some(""), None),
+            (None, None),
+        ] {
+            assert_eq!(parse_rating(raw), want, "{raw:?}");
+        }
+        let c = choices(Some(4));
+        assert_eq!(
+            c.iter().map(|c| c.value).collect::<Vec<_>>(),
+            [5, 4, 3, 2, 1]
+        );
+        assert!(c.iter().all(|x| x.selected == (x.value == 4)));
+    }
+}
