@@ -325,6 +325,16 @@ impl Sender {
                             outbox::last_error.eq(None::<String>),
                         ))
                         .execute(conn)?;
+                    if row.kind.starts_with("csat_") {
+                        // The survey links are personal and live for weeks:
+                        // once delivered, the only copy is the recipient's.
+                        diesel::update(outbox::table.find(row.id))
+                            .set((
+                                outbox::body_text.eq(None::<String>),
+                                outbox::body_html.eq(None::<String>),
+                            ))
+                            .execute(conn)?;
+                    }
                 }
                 Err(SendError::Transient(e)) if attempts < self.max_attempts => {
                     let delay = (self.backoff_ms << (attempts - 1).min(20)).min(3_600_000);

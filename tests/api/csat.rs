@@ -797,3 +797,79 @@ async fn resolving_in_the_app_follows_the_configuration() {
     assert!(survey(&app.db, id).is_none());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_sender_delivers_the_survey_as_generated_mail_then_forgets_the_links() {
+    use helpdesk::mail::outbound::{EmailTransport, Sender};
+    use std::sync::{Arc, Mutex};
+    let (db, _g) = test_db();
+    let agent = agent(&db);
+    let t0 = now_ms() - 2 * DAY;
+    let id = answered(&db, agent, t0);
+    resolve(&db, id, agent, ON, t0 + H);
+    job::tick(&db, now_ms(), &settings("https://help.example.com")).unwrap();
+    let token = token_in(outbox_of(&db, "csat_survey")[0].text.as_deref().unwrap());
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let config = crate::outbound::config_for("help@support.example.com");
+    let s = Sender::new(db.clone(), EmailTransport::Memory(sent.clone()), &config);
+    s.drain().await.unwrap();
+    let mails = sent.lock().unwrap().clone();
+    let survey_mail = mails
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.raw).to_string())
+        .find(|m| m.contains("How did we do"))
+        .expect("the survey went out");
+    assert!(survey_mail.contains("Auto-Submitted: auto-generated"));
+    assert!(survey_mail.contains("To: ann@example.com"));
+    assert!(survey_mail.contains("text/html"));
+    let row = &outbox_of(&db, "csat_survey")[0];
+    assert!(
+        row.text.is_none() && row.html.is_none(),
+        "links kept after sending"
+    );
+    // The link still works: its hash is all the store needs.
+    let check = db.query(|c| csat::check(c, &token, now_ms())).unwrap();
+    assert!(matches!(check, csat::Link::Open(_)));
+}
+
+/// `serve` runs the survey job on its own: a survey due now goes out.
+#[test]
+fn serve_sends_due_surveys() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let (url, _g) = crate::helpers::fresh_database_url();
+    let db = Db::connect(&url).unwrap();
+    let agent = agent(&db);
+    let t0 = now_ms() - 2 * DAY;
+    let id = answered(&db, agent, t0);
+    resolve(&db, id, agent, ON, t0 + H);
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_helpdesk"))
+        .current_dir(dir.path())
+        .arg("serve")
+        .env_remove("HELPDESK_CONFIG")
+        .env_remove("HELPDESK_MAILDIRS")
+        .env_remove("HELPDESK_SMTP_URL")
+        .env("HELPDESK_LISTEN", "127.0.0.1:0")
+        .env("HELPDESK_DATABASE_URL", &url)
+        .env("HELPDESK_BASE_URL", "https://help.example.com")
+        .env("HELPDESK_SECRET", "serve test secret")
+        .env("HELPDESK_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while outbox_of(&db, "csat_survey").is_empty() {
+        assert!(Instant::now() < deadline, "no survey sent by serve");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = outbox_of(&db, "csat_survey")[0].text.clone().unwrap();
+    assert!(text.contains("https://help.example.com/csat/"));
+    assert_eq!(count(&kinds(&db, id), "csat_sent"), 1);
+    std::thread::sleep(Duration::from_millis(1000));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
+}
