@@ -222,13 +222,13 @@ fn view(conn: &mut DbConn, row: &SurveyRow) -> QueryResult<LinkView> {
     })
 }
 
-fn classify(conn: &mut DbConn, row: Option<SurveyRow>, at: i64) -> QueryResult<Link> {
+fn classify(conn: &mut DbConn, row: Option<&SurveyRow>, at: i64) -> QueryResult<Link> {
     let Some(row) = row else {
         return Ok(Link::Unknown);
     };
     Ok(match row.state.as_str() {
-        ANSWERED => Link::Answered(view(conn, &row)?),
-        SENT if row.expires_at.is_some_and(|e| e > at) => Link::Open(view(conn, &row)?),
+        ANSWERED => Link::Answered(view(conn, row)?),
+        SENT if row.expires_at.is_some_and(|e| e > at) => Link::Open(view(conn, row)?),
         SENT => Link::Expired,
         // Only sent surveys have a token; anything else is not a link of ours.
         _ => Link::Unknown,
@@ -245,7 +245,7 @@ pub fn check(conn: &mut DbConn, token: &str, at: i64) -> QueryResult<Link> {
         .select(SurveyRow::as_select())
         .first(conn)
         .optional()?;
-    classify(conn, row, at)
+    classify(conn, row.as_ref(), at)
 }
 
 /// The outcome of a rating sent through a link.
@@ -285,12 +285,12 @@ pub fn answer(
         });
     }
     conn.transaction(|conn| {
-        let row = lock_by_token(conn, token)?;
-        let row = match classify(conn, row.clone(), at)? {
-            Link::Open(_) => row.ok_or(TicketError::NotFound(0))?,
-            Link::Answered(v) => return Ok(Answer::Already(v)),
-            Link::Expired => return Ok(Answer::Expired),
-            Link::Unknown => return Ok(Answer::Unknown),
+        let found = lock_by_token(conn, token)?;
+        let row = match (classify(conn, found.as_ref(), at)?, found) {
+            (Link::Open(_), Some(row)) => row,
+            (Link::Answered(v), _) => return Ok(Answer::Already(v)),
+            (Link::Expired, _) => return Ok(Answer::Expired),
+            (Link::Open(_) | Link::Unknown, _) => return Ok(Answer::Unknown),
         };
         let comment = (!comment.is_empty()).then_some(comment);
         // Conditional on the state: of two answers at once, one counts.
@@ -308,7 +308,7 @@ pub fn answer(
         .execute(conn)?;
         if n == 0 {
             let again = lock_by_id(conn, row.id)?;
-            return Ok(match classify(conn, again, at)? {
+            return Ok(match classify(conn, again.as_ref(), at)? {
                 Link::Answered(v) => Answer::Already(v),
                 _ => Answer::Unknown,
             });
