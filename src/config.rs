@@ -17,6 +17,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_CONFIG_FILE: &str = "helpdesk.toml";
 pub const DEFAULT_MAX_ATTACHMENT_BYTES: usize = 10 << 20;
 pub const DEFAULT_MAX_MAIL_BYTES: usize = 25 << 20;
+pub const DEFAULT_CSAT_DELAY_HOURS: u64 = 24;
+pub const DEFAULT_CSAT_REMINDER_DAYS: u64 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -54,6 +56,9 @@ struct FileConfig {
     maildirs: Option<Vec<String>>,
     imap: Option<Vec<ImapFileEntry>>,
     imap_poll_seconds: Option<u64>,
+    csat_enabled: Option<bool>,
+    csat_delay_hours: Option<u64>,
+    csat_reminder_days: Option<u64>,
 }
 
 /// One `[[imap]]` table: the URL, and its options as keys.
@@ -143,6 +148,12 @@ pub struct Config {
     pub imap: Vec<ImapAccount>,
     /// Seconds between IMAP polls in `serve` (the longest IDLE, too).
     pub imap_poll_seconds: u64,
+    /// Satisfaction surveys after resolution.
+    pub csat_enabled: bool,
+    /// Hours between resolution and the survey mail (0: the job's next pass).
+    pub csat_delay_hours: u64,
+    /// Days after the survey for its one reminder (0: no reminder).
+    pub csat_reminder_days: u64,
 }
 
 impl fmt::Debug for Config {
@@ -162,6 +173,9 @@ impl fmt::Debug for Config {
             .field("maildirs", &self.maildirs)
             .field("imap", &self.imap)
             .field("imap_poll_seconds", &self.imap_poll_seconds)
+            .field("csat_enabled", &self.csat_enabled)
+            .field("csat_delay_hours", &self.csat_delay_hours)
+            .field("csat_reminder_days", &self.csat_reminder_days)
             .finish()
     }
 }
@@ -344,7 +358,56 @@ impl Config {
                 message: "must be between 1 and 86400 seconds".into(),
             });
         }
+        let csat_enabled = match env("HELPDESK_CSAT_ENABLED").filter(|v| !v.trim().is_empty()) {
+            Some(v) => parse_bool(&v).ok_or_else(|| ConfigError::Invalid {
+                key: "csat_enabled",
+                message: format!("{v:?} is neither true nor false"),
+            })?,
+            None => file_cfg.csat_enabled.unwrap_or(true),
+        };
+        let number =
+            |env_key: &str, key: &'static str, file: Option<u64>, default: u64| match env(env_key)
+                .filter(|v| !v.trim().is_empty())
+            {
+                Some(v) => v.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
+                    key,
+                    message: format!("{v:?} is not a whole number"),
+                }),
+                None => Ok(file.unwrap_or(default)),
+            };
+        let csat_delay_hours = number(
+            "HELPDESK_CSAT_DELAY_HOURS",
+            "csat_delay_hours",
+            file_cfg.csat_delay_hours,
+            DEFAULT_CSAT_DELAY_HOURS,
+        )?;
+        if csat_delay_hours > 24 * 365 {
+            return Err(ConfigError::Invalid {
+                key: "csat_delay_hours",
+                message: "must be between 0 and 8760 hours (a year)".into(),
+            });
+        }
+        let csat_reminder_days = number(
+            "HELPDESK_CSAT_REMINDER_DAYS",
+            "csat_reminder_days",
+            file_cfg.csat_reminder_days,
+            DEFAULT_CSAT_REMINDER_DAYS,
+        )?;
+        // The reminder must come while the link still works.
+        if csat_reminder_days >= crate::tickets::csat::LINK_LIFETIME_DAYS {
+            return Err(ConfigError::Invalid {
+                key: "csat_reminder_days",
+                message: format!(
+                    "must be between 0 (no reminder) and {} days: survey links expire after {} days",
+                    crate::tickets::csat::LINK_LIFETIME_DAYS - 1,
+                    crate::tickets::csat::LINK_LIFETIME_DAYS
+                ),
+            });
+        }
         Ok(Config {
+            csat_enabled,
+            csat_delay_hours,
+            csat_reminder_days,
             imap,
             imap_poll_seconds,
             max_attachment_bytes: max_attachment_bytes as usize,
@@ -378,6 +441,14 @@ impl Config {
             }
         }
         "helpdesk.localhost".to_string()
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
     }
 }
 
@@ -548,6 +619,41 @@ after = "delete"
             Config::from_sources(file, no_env),
             Err(ConfigError::Parse { .. })
         ));
+    }
+
+    #[test]
+    fn csat_settings() {
+        let c = Config::from_sources(None, no_env).unwrap();
+        assert!(c.csat_enabled);
+        assert_eq!((c.csat_delay_hours, c.csat_reminder_days), (24, 3));
+        let file = Some((
+            PathBuf::from("h.toml"),
+            "csat_enabled = false\ncsat_delay_hours = 0\ncsat_reminder_days = 0\n".to_string(),
+        ));
+        let c = Config::from_sources(file, no_env).unwrap();
+        assert!(!c.csat_enabled);
+        assert_eq!((c.csat_delay_hours, c.csat_reminder_days), (0, 0));
+        let c = Config::from_sources(None, |k| match k {
+            "HELPDESK_CSAT_ENABLED" => Some("no".into()),
+            "HELPDESK_CSAT_DELAY_HOURS" => Some("2".into()),
+            "HELPDESK_CSAT_REMINDER_DAYS" => Some("7".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert!(!c.csat_enabled);
+        assert_eq!((c.csat_delay_hours, c.csat_reminder_days), (2, 7));
+        for (key, value) in [
+            ("HELPDESK_CSAT_ENABLED", "maybe"),
+            ("HELPDESK_CSAT_DELAY_HOURS", "-1"),
+            ("HELPDESK_CSAT_DELAY_HOURS", "100000"),
+            ("HELPDESK_CSAT_REMINDER_DAYS", "30"),
+            ("HELPDESK_CSAT_REMINDER_DAYS", "soon"),
+        ] {
+            let e = Config::from_sources(None, |k| (k == key).then(|| value.to_string()))
+                .err()
+                .unwrap_or_else(|| panic!("{key}={value} accepted"));
+            assert!(e.to_string().starts_with("csat_"), "{e}");
+        }
     }
 
     #[test]

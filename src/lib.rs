@@ -4,6 +4,7 @@ pub mod auth;
 pub mod canned;
 pub mod cli;
 pub mod config;
+pub mod csat;
 pub mod db;
 pub mod import;
 pub mod mail;

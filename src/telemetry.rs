@@ -27,15 +27,27 @@ pub fn init(format: LogFormat) {
 }
 
 /// The span around each HTTP request. Unlike the default it records the
-/// path without its query string: sign-in links carry their secret there.
+/// path without its query string: sign-in links carry their secret there;
+/// survey links carry theirs in the path, which is logged without it.
 pub struct RequestSpan;
+
+/// The path as logged: a survey link's token replaced by a mark.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/csat/") {
+        Some(rest) => {
+            let tail = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
+            format!("/csat/<token>{tail}").into()
+        }
+        None => path.into(),
+    }
+}
 
 impl tracing_actix_web::RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
         tracing::info_span!(
             "request",
             method = %request.method(),
-            path = %request.path(),
+            path = %loggable_path(request.path()),
             status = tracing::field::Empty,
         )
     }
@@ -51,5 +63,17 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
         span.record("status", status);
         // An access log line at debug level, inside the request's span.
         span.in_scope(|| tracing::debug!(status, "request done"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn survey_tokens_stay_out_of_the_log() {
+        assert_eq!(loggable_path("/csat/abcDEF123"), "/csat/<token>");
+        assert_eq!(loggable_path("/csat/abc/opt-out"), "/csat/<token>/opt-out");
+        assert_eq!(loggable_path("/tickets/5"), "/tickets/5");
     }
 }

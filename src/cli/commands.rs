@@ -95,6 +95,25 @@ pub fn serve(config: Config) -> Result<(), Failure> {
         .map_err(|e| Failure::new(super::EX_CONFIG, e))?;
     let sla_job = crate::sla::job::spawn(db.clone(), stop.clone())
         .map_err(|e| Failure::new(EX_SOFTWARE, format!("cannot start the SLA job: {e}")))?;
+    // Surveys off: scheduled ones wait (and are dropped once older than a
+    // link's lifetime when surveys are on again); sent links keep working.
+    let csat_job = if config.csat_enabled {
+        let base_url = config.base_url.clone().unwrap_or_else(|| {
+            tracing::warn!(
+                listen = %config.listen,
+                "no HELPDESK_BASE_URL: survey links point at the listen address; set it to the public URL"
+            );
+            format!("http://{}", config.listen)
+        });
+        let settings = crate::csat::job::Settings::new(&config, &secret, &base_url);
+        Some(
+            crate::csat::job::spawn(db.clone(), settings, stop.clone()).map_err(|e| {
+                Failure::new(EX_SOFTWARE, format!("cannot start the survey job: {e}"))
+            })?,
+        )
+    } else {
+        None
+    };
     let served = actix_web::rt::System::new().block_on(async move {
         let listen = config.listen;
         let app = Application::build(config, db, &secret)
@@ -118,6 +137,9 @@ pub fn serve(config: Config) -> Result<(), Failure> {
         let _ = s.join();
     }
     let _ = sla_job.join();
+    if let Some(j) = csat_job {
+        let _ = j.join();
+    }
     if served.is_ok() {
         tracing::info!("shut down");
     }

@@ -18,6 +18,7 @@ diesel::table! {
         email -> Text,
         name -> Text,
         created_at -> BigInt,
+        csat_opt_out -> Bool,
     }
 }
 
@@ -207,6 +208,7 @@ diesel::table! {
         created_at -> BigInt,
         sent_at -> Nullable<BigInt>,
         body_text -> Nullable<Text>,
+        body_html -> Nullable<Text>,
     }
 }
 
@@ -316,7 +318,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    csat_surveys (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        customer_id -> BigInt,
+        token_hash -> Nullable<Text>,
+        state -> Text,
+        due_at -> BigInt,
+        sent_at -> Nullable<BigInt>,
+        reminded_at -> Nullable<BigInt>,
+        expires_at -> Nullable<BigInt>,
+        rating -> Nullable<Integer>,
+        comment -> Nullable<Text>,
+        answered_at -> Nullable<BigInt>,
+        followed_up_at -> Nullable<BigInt>,
+        followed_up_by -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(notification_prefs -> users (user_id));
+diesel::joinable!(csat_surveys -> tickets (ticket_id));
+diesel::joinable!(csat_surveys -> customers (customer_id));
 diesel::joinable!(sla_targets -> sla_policies (policy_id));
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(group_members -> users (user_id));
@@ -358,6 +382,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     calendars,
     sla_policies,
     sla_targets,
+    csat_surveys,
 );
 
 /// Every table the migrations create, for the schema comparison test.
@@ -388,4 +413,5 @@ pub const TABLES: &[&str] = &[
     "calendars",
     "sla_policies",
     "sla_targets",
+    "csat_surveys",
 ];

@@ -112,6 +112,7 @@ struct Row {
     mail_references: Option<String>,
     attempts: i32,
     body_text: Option<String>,
+    body_html: Option<String>,
 }
 
 #[derive(Template)]
@@ -302,6 +303,7 @@ impl Sender {
                     outbox::mail_references,
                     outbox::attempts,
                     outbox::body_text,
+                    outbox::body_html,
                 ))
                 .load(conn)?)
         })
@@ -323,6 +325,16 @@ impl Sender {
                             outbox::last_error.eq(None::<String>),
                         ))
                         .execute(conn)?;
+                    if row.kind.starts_with("csat_") {
+                        // The survey links are personal and live for weeks:
+                        // once delivered, the only copy is the recipient's.
+                        diesel::update(outbox::table.find(row.id))
+                            .set((
+                                outbox::body_text.eq(None::<String>),
+                                outbox::body_html.eq(None::<String>),
+                            ))
+                            .execute(conn)?;
+                    }
                 }
                 Err(SendError::Transient(e)) if attempts < self.max_attempts => {
                     let delay = (self.backoff_ms << (attempts - 1).min(20)).min(3_600_000);
@@ -474,9 +486,9 @@ fn compose(conn: &mut DbConn, s: &Sender, row: &Row) -> Result<Message, ComposeE
     ));
     let notification = row.kind.starts_with("notify_");
     if row.kind != "reply" {
-        // RFC 3834: responders must not answer this. A notification answers
-        // no mail, so it is generated rather than replied.
-        let value = if notification {
+        // RFC 3834: responders must not answer this. A notification or a
+        // survey answers no mail, so it is generated rather than replied.
+        let value = if notification || row.kind.starts_with("csat_") {
             "auto-generated"
         } else {
             "auto-replied"
@@ -487,6 +499,9 @@ fn compose(conn: &mut DbConn, s: &Sender, row: &Row) -> Result<Message, ComposeE
         ));
     }
 
+    // A row with its own body (a survey's personal links) sends that, not
+    // the copy kept on the ticket.
+    let own_body = row.body_text.is_some();
     let (text, files) = match row.message_id {
         Some(m) => {
             let text: String = messages::table
@@ -502,8 +517,12 @@ fn compose(conn: &mut DbConn, s: &Sender, row: &Row) -> Result<Message, ComposeE
         }
         None => (row.body_text.clone().unwrap_or_default(), Vec::new()),
     };
+    let text = match &row.body_text {
+        Some(own) => own.clone(),
+        None => text,
+    };
     let mut link = match (row.ticket_id, &s.base_url) {
-        (Some(t), Some(base)) if row.message_id.is_some() => {
+        (Some(t), Some(base)) if row.message_id.is_some() && !own_body => {
             Some(format!("{}/portal/tickets/{t}", base.trim_end_matches('/')))
         }
         _ => None,
@@ -525,13 +544,16 @@ fn compose(conn: &mut DbConn, s: &Sender, row: &Row) -> Result<Message, ComposeE
     }
     .render()
     .map_err(render)?;
-    let html_part = HtmlPart {
-        subject: &row.subject,
-        paragraphs: paragraphs(&text),
-        link,
-    }
-    .render()
-    .map_err(render)?;
+    let html_part = match &row.body_html {
+        Some(h) => h.clone(),
+        None => HtmlPart {
+            subject: &row.subject,
+            paragraphs: paragraphs(&text),
+            link,
+        }
+        .render()
+        .map_err(render)?,
+    };
     let alternative = MultiPart::alternative()
         .singlepart(SinglePart::plain(text_part))
         .singlepart(SinglePart::html(html_part));

@@ -2,6 +2,7 @@
 //! lifecycle rules (`state`), reads (`query`) and bulk import (`import`).
 
 pub mod attachments;
+pub mod csat;
 pub mod import;
 pub mod model;
 pub mod notify;

@@ -21,14 +21,17 @@ pub enum Notice {
     Assigned,
     /// An SLA target was missed on my ticket (or, unassigned, in my group).
     SlaBreach,
+    /// A customer rated a ticket of my group 1 or 2 (managers).
+    CsatLow,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 4] = [
+    pub const ALL: [Notice; 5] = [
         Notice::NewTicket,
         Notice::CustomerReply,
         Notice::Assigned,
         Notice::SlaBreach,
+        Notice::CsatLow,
     ];
 
     /// The preference key (checked by the table's CHECK constraint).
@@ -38,6 +41,7 @@ impl Notice {
             Notice::CustomerReply => "customer_reply",
             Notice::Assigned => "assigned",
             Notice::SlaBreach => "sla_breach",
+            Notice::CsatLow => "csat_low",
         }
     }
 
@@ -48,6 +52,7 @@ impl Notice {
             Notice::CustomerReply => "notify_customer_reply",
             Notice::Assigned => "notify_assigned",
             Notice::SlaBreach => "notify_sla_breach",
+            Notice::CsatLow => "notify_csat_low",
         }
     }
 
@@ -58,6 +63,9 @@ impl Notice {
             Notice::Assigned => "Someone assigns a ticket to me",
             Notice::SlaBreach => {
                 "An SLA target is missed on my ticket (or an unassigned one in my group)"
+            }
+            Notice::CsatLow => {
+                "A customer rates a ticket of my group 1 or 2 out of 5 (managers only)"
             }
         }
     }
@@ -126,6 +134,7 @@ pub(super) fn notify(
             Notice::CustomerReply => "Customer reply",
             Notice::Assigned => "Assigned to you",
             Notice::SlaBreach => "SLA breached",
+            Notice::CsatLow => "Low satisfaction rating",
         };
         let subject = format!("{what}: [#{}] {}", ticket.id, ticket.subject);
         let action = match notice {
@@ -133,6 +142,9 @@ pub(super) fn notify(
             Notice::CustomerReply => format!("{who} replied on a ticket assigned to you."),
             Notice::Assigned => format!("{who} assigned this ticket to you."),
             Notice::SlaBreach => format!("{who} was missed."),
+            Notice::CsatLow => format!(
+                "{who} rated this ticket low. It waits on the CSAT follow-up view until someone follows up."
+            ),
         };
         // The sender turns the relative path into a link with the public
         // base URL, which the domain layer does not know.

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::attachments::{self, NewAttachment};
+use super::csat::{self, Survey};
 use super::model::{NewEvent, NewMessage, Ticket};
 use super::notify::{self, Notice};
 use super::state::{self, Action, Outcome};
@@ -114,7 +115,7 @@ fn validate_body(body: &Body, required: bool) -> Result<(), TicketError> {
 /// Reads the ticket and, on PostgreSQL, locks its row until commit, so two
 /// concurrent changes cannot both pass the transition check. (SQLite's
 /// IMMEDIATE transaction already holds the database's write lock.)
-pub(super) fn lock(conn: &mut DbConn, id: i64) -> Result<Ticket, TicketError> {
+pub(crate) fn lock(conn: &mut DbConn, id: i64) -> Result<Ticket, TicketError> {
     let q = tickets::table.find(id);
     let found = match conn {
         DbConn::Postgres(pg) => q
@@ -242,7 +243,7 @@ fn touch(conn: &mut DbConn, ticket_id: i64, at: i64) -> QueryResult<()> {
         .map(|_| ())
 }
 
-fn insert_message(
+pub(super) fn insert_message(
     conn: &mut DbConn,
     ticket_id: i64,
     kind: MessageKind,
@@ -531,7 +532,10 @@ pub fn customer_message(
 }
 
 /// A public reply by an agent, queued for delivery in the same transaction.
-/// `then` is the status the agent leaves the ticket in (default: open).
+/// `then` is the status the agent leaves the ticket in (default: open); a
+/// reply that resolves schedules the satisfaction survey as `survey` says.
+// The arguments are the reply's plain inputs; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub fn reply(
     conn: &mut DbConn,
     signer: &MessageIdSigner,
@@ -539,6 +543,7 @@ pub fn reply(
     agent_id: i64,
     body: Body,
     then: Option<Status>,
+    survey: Survey,
     at: i64,
 ) -> Result<Posted, TicketError> {
     validate_body(&body, true)?;
@@ -559,7 +564,7 @@ pub fn reply(
             at,
             EventSpec::new(EventKind::AgentReply),
         )?;
-        queue_mail(conn, &ticket, message_id, "reply", &mail_id, at)?;
+        queue_mail(conn, &ticket, message_id, "reply", &mail_id, None, at)?;
         if ticket.first_responded_at.is_none() {
             diesel::update(tickets::table.find(ticket.id))
                 .set(tickets::first_responded_at.eq(at))
@@ -568,6 +573,9 @@ pub fn reply(
         set_status(conn, &ticket, to, actor, at)?;
         touch(conn, ticket.id, at)?;
         super::sla::refresh(conn, ticket.id)?;
+        if to == Status::Resolved && ticket.status() != Status::Resolved {
+            csat::schedule(conn, ticket.id, survey, at)?;
+        }
         Ok(Posted {
             ticket_id: ticket.id,
             message_id,
@@ -584,6 +592,32 @@ pub fn auto_message(
     ticket_id: i64,
     purpose: &str,
     body: Body,
+    at: i64,
+) -> Result<Posted, TicketError> {
+    auto_message_mail(conn, signer, ticket_id, purpose, body, None, at)
+}
+
+/// The mail of an automatic message when it must differ from the message
+/// kept on the ticket: a survey's links are personal to its recipient, so
+/// the ticket keeps a copy without them and only the outbox row has them.
+#[derive(Debug, Clone)]
+pub struct MailBody {
+    /// Instead of the ticket's subject; keep the `[#id]` tag in it.
+    pub subject: Option<String>,
+    pub text: String,
+    pub html: Option<String>,
+    /// To the requester alone (not the CC'd customers).
+    pub requester_only: bool,
+}
+
+/// `auto_message` whose outbox row carries `mail` instead of the message text.
+pub fn auto_message_mail(
+    conn: &mut DbConn,
+    signer: &MessageIdSigner,
+    ticket_id: i64,
+    purpose: &str,
+    body: Body,
+    mail: Option<&MailBody>,
     at: i64,
 ) -> Result<Posted, TicketError> {
     validate_body(&body, true)?;
@@ -604,7 +638,7 @@ pub fn auto_message(
             at,
             EventSpec::new(EventKind::AutoMessage).data(json!({ "purpose": purpose })),
         )?;
-        queue_mail(conn, &ticket, message_id, purpose, &mail_id, at)?;
+        queue_mail(conn, &ticket, message_id, purpose, &mail_id, mail, at)?;
         Ok(Posted {
             ticket_id: ticket.id,
             message_id,
@@ -887,13 +921,20 @@ fn move_to(
     })
 }
 
+/// Resolves the ticket and schedules its satisfaction survey as `survey`
+/// says (in the same transaction).
 pub fn resolve(
     conn: &mut DbConn,
     ticket_id: i64,
     actor: Actor,
+    survey: Survey,
     at: i64,
 ) -> Result<Status, TicketError> {
-    move_to(conn, ticket_id, Action::Resolve, actor, at)
+    conn.transaction(|conn| {
+        let to = move_to(conn, ticket_id, Action::Resolve, actor, at)?;
+        csat::schedule(conn, ticket_id, survey, at)?;
+        Ok(to)
+    })
 }
 
 pub fn reopen(
@@ -981,18 +1022,23 @@ fn queue_mail(
     message_id: i64,
     kind: &str,
     mail_id: &str,
+    mail: Option<&MailBody>,
     at: i64,
 ) -> QueryResult<()> {
     let to: String = customers::table
         .find(ticket.requester_id)
         .select(customers::email)
         .first(conn)?;
-    let cc: Vec<String> = participants::table
-        .inner_join(customers::table)
-        .filter(participants::ticket_id.eq(ticket.id))
-        .select(customers::email)
-        .order(customers::email)
-        .load(conn)?;
+    let cc: Vec<String> = if mail.is_some_and(|m| m.requester_only) {
+        Vec::new()
+    } else {
+        participants::table
+            .inner_join(customers::table)
+            .filter(participants::ticket_id.eq(ticket.id))
+            .select(customers::email)
+            .order(customers::email)
+            .load(conn)?
+    };
     // Threading: In-Reply-To is the newest message we know an id for;
     // References the first and the latest few of the thread.
     let mut known: Vec<String> = messages::table
@@ -1014,7 +1060,9 @@ fn queue_mail(
             outbox::kind.eq(kind),
             outbox::to_addrs.eq(to),
             outbox::cc_addrs.eq(cc.join(", ")),
-            outbox::subject.eq(tagged_subject(&ticket.subject, ticket.id)),
+            outbox::subject.eq(mail
+                .and_then(|m| m.subject.clone())
+                .unwrap_or_else(|| tagged_subject(&ticket.subject, ticket.id))),
             outbox::mail_message_id.eq(mail_id),
             outbox::mail_in_reply_to.eq(in_reply_to),
             outbox::mail_references.eq(references),
@@ -1022,6 +1070,8 @@ fn queue_mail(
             outbox::attempts.eq(0),
             outbox::next_attempt_at.eq(at),
             outbox::created_at.eq(at),
+            outbox::body_text.eq(mail.map(|m| m.text.as_str())),
+            outbox::body_html.eq(mail.and_then(|m| m.html.as_deref())),
         ))
         .execute(conn)
         .map(|_| ())

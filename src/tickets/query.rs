@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use super::model::{Event, Message, Ticket};
 use super::types::Status;
-use crate::db::schema::{customers, events, messages, participants, tickets};
+use crate::db::schema::{csat_surveys, customers, events, messages, participants, tickets};
 use crate::db::DbConn;
 use crate::people::Customer;
 
@@ -247,6 +247,8 @@ pub struct ListQuery {
     pub sort: Sort,
     pub after: Option<Cursor>,
     pub limit: i64,
+    /// Only tickets rated 1 or 2 that nobody has followed up yet.
+    pub csat_follow_up: bool,
 }
 
 impl ListQuery {
@@ -262,6 +264,7 @@ impl ListQuery {
             sort: Sort::Updated,
             after: None,
             limit: 50,
+            csat_follow_up: false,
         }
     }
 }
@@ -316,6 +319,9 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Ticket>, Optio
         Some(Filter::None) => query = query.filter(tickets::assignee_id.is_null()),
         None => {}
     }
+    if q.csat_follow_up {
+        query = query.filter(tickets::id.eq_any(follow_up_ids()));
+    }
     if let Some(text) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let pattern = like_pattern(text);
         let in_messages = messages::table
@@ -365,6 +371,28 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Ticket>, Optio
         None
     };
     Ok((rows, next))
+}
+
+/// Surveys rated 1 or 2 that nobody has followed up yet.
+type FollowUps = diesel::dsl::Filter<
+    diesel::dsl::Filter<csat_surveys::table, diesel::dsl::LtEq<csat_surveys::rating, i32>>,
+    diesel::dsl::IsNull<csat_surveys::followed_up_at>,
+>;
+
+/// The tickets of the CSAT follow-up view, as a subquery.
+fn follow_up_ids() -> diesel::dsl::Select<FollowUps, csat_surveys::ticket_id> {
+    csat_surveys::table
+        .filter(csat_surveys::rating.le(2))
+        .filter(csat_surveys::followed_up_at.is_null())
+        .select(csat_surveys::ticket_id)
+}
+
+/// Tickets on the CSAT follow-up view within a scope (its tab's count).
+pub fn csat_follow_up_count(conn: &mut DbConn, scope: &Scope) -> QueryResult<i64> {
+    scoped(scope)
+        .filter(tickets::id.eq_any(follow_up_ids()))
+        .count()
+        .get_result(conn)
 }
 
 /// Tickets per status within a scope (the queue's tabs).

@@ -88,6 +88,7 @@ fn agent_reply(db: &Db, t: i64) -> String {
             agent,
             Body::text("Try this."),
             None,
+            helpdesk::tickets::csat::Survey::OFF,
             now_ms(),
         )
     })
@@ -424,8 +425,16 @@ fn a_reply_to_a_resolved_ticket_reopens_it_to_a_closed_one_follows_up() {
         &mail("ann@example.com", "Broken", &["Message-ID: <b1@ann>"], "x"),
     ));
     let ours = agent_reply(&db, t);
-    db.write(|c| ops::resolve(c, t, Actor::System, now_ms()))
-        .unwrap();
+    db.write(|c| {
+        ops::resolve(
+            c,
+            t,
+            Actor::System,
+            helpdesk::tickets::csat::Survey::OFF,
+            now_ms(),
+        )
+    })
+    .unwrap();
     let o = ingest(
         &db,
         &mail(
@@ -442,8 +451,16 @@ fn a_reply_to_a_resolved_ticket_reopens_it_to_a_closed_one_follows_up() {
     assert_eq!(status(&db, t), Status::Open);
     assert!(kinds(&db, t).contains(&"reopened".to_string()));
 
-    db.write(|c| ops::resolve(c, t, Actor::System, now_ms()))
-        .unwrap();
+    db.write(|c| {
+        ops::resolve(
+            c,
+            t,
+            Actor::System,
+            helpdesk::tickets::csat::Survey::OFF,
+            now_ms(),
+        )
+    })
+    .unwrap();
     db.write(|c| ops::close(c, t, Actor::System, now_ms()))
         .unwrap();
     let o = ingest(
@@ -575,8 +592,16 @@ fn an_auto_reply_is_stored_but_never_reopens_or_counts() {
     let (db, _g) = test_db();
     let t = new_ticket(&ingest(&db, &mail("ann@example.com", "Help", &[], "x")));
     let ours = agent_reply(&db, t);
-    db.write(|c| ops::resolve(c, t, Actor::System, now_ms()))
-        .unwrap();
+    db.write(|c| {
+        ops::resolve(
+            c,
+            t,
+            Actor::System,
+            helpdesk::tickets::csat::Survey::OFF,
+            now_ms(),
+        )
+    })
+    .unwrap();
     let outbox_before = count(&db, |c| outbox::table.count().get_result::<i64>(c));
     let ooo = mail(
         "ann@example.com",

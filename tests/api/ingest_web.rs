@@ -126,6 +126,7 @@ async fn a_bounce_is_flagged_on_the_ticket_page() {
                 agent,
                 Body::text("Here you go."),
                 None,
+                helpdesk::tickets::csat::Survey::OFF,
                 now_ms(),
             )
         })

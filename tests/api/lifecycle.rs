@@ -64,9 +64,19 @@ fn reach(db: &Db, agent: i64, target: Status) -> i64 {
     let w = |f: &dyn Fn(&mut DbConn) -> Result<(), TicketError>| db.write(|c| f(c)).unwrap();
     match target {
         Status::New => {}
-        Status::Open => {
-            w(&|c| ops::reply(c, &s, id, agent, Body::text("hi"), None, now_ms()).map(|_| ()))
-        }
+        Status::Open => w(&|c| {
+            ops::reply(
+                c,
+                &s,
+                id,
+                agent,
+                Body::text("hi"),
+                None,
+                helpdesk::tickets::csat::Survey::OFF,
+                now_ms(),
+            )
+            .map(|_| ())
+        }),
         Status::Pending => w(&|c| {
             ops::reply(
                 c,
@@ -75,13 +85,32 @@ fn reach(db: &Db, agent: i64, target: Status) -> i64 {
                 agent,
                 Body::text("which model?"),
                 Some(Status::Pending),
+                helpdesk::tickets::csat::Survey::OFF,
                 now_ms(),
             )
             .map(|_| ())
         }),
-        Status::Resolved => w(&|c| ops::resolve(c, id, Actor::Agent(agent), now_ms()).map(|_| ())),
+        Status::Resolved => w(&|c| {
+            ops::resolve(
+                c,
+                id,
+                Actor::Agent(agent),
+                helpdesk::tickets::csat::Survey::OFF,
+                now_ms(),
+            )
+            .map(|_| ())
+        }),
         Status::Closed => {
-            w(&|c| ops::resolve(c, id, Actor::Agent(agent), now_ms()).map(|_| ()));
+            w(&|c| {
+                ops::resolve(
+                    c,
+                    id,
+                    Actor::Agent(agent),
+                    helpdesk::tickets::csat::Survey::OFF,
+                    now_ms(),
+                )
+                .map(|_| ())
+            });
             w(&|c| ops::close(c, id, Actor::Agent(agent), now_ms()).map(|_| ()));
         }
     }
@@ -98,9 +127,17 @@ fn run(db: &Db, id: i64, agent: i64, action: Action) -> Result<(), TicketError> 
         Action::CustomerMessage => {
             ops::customer_message(c, id, customer, Body::text("any news?"), now).map(|_| ())
         }
-        Action::AgentReply { then } => {
-            ops::reply(c, &s, id, agent, Body::text("on it"), then, now).map(|_| ())
-        }
+        Action::AgentReply { then } => ops::reply(
+            c,
+            &s,
+            id,
+            agent,
+            Body::text("on it"),
+            then,
+            helpdesk::tickets::csat::Survey::OFF,
+            now,
+        )
+        .map(|_| ()),
         Action::Note => ops::note(c, id, agent, Body::text("internal"), now).map(|_| ()),
         Action::AutoMessage => {
             ops::auto_message(c, &s, id, "ack", Body::text("We got it."), now).map(|_| ())
@@ -118,7 +155,9 @@ fn run(db: &Db, id: i64, agent: i64, action: Action) -> Result<(), TicketError> 
         .map(|_| ()),
         Action::SetPriority => ops::set_priority(c, id, Priority::High, actor, now).map(|_| ()),
         Action::Escalate => ops::escalate(c, id, "customer is a VIP", actor, now).map(|_| ()),
-        Action::Resolve => ops::resolve(c, id, actor, now).map(|_| ()),
+        Action::Resolve => {
+            ops::resolve(c, id, actor, helpdesk::tickets::csat::Survey::OFF, now).map(|_| ())
+        }
         Action::Reopen => ops::reopen(c, id, actor, now).map(|_| ()),
         Action::Close => ops::close(c, id, actor, now).map(|_| ()),
     })
@@ -275,12 +314,34 @@ fn a_reply_queues_one_signed_mail_with_threading_headers() {
     })
     .unwrap();
     let s = signer();
-    db.write(|c| ops::reply(c, &s, id, agent, Body::text("first"), None, now_ms()))
-        .unwrap();
+    db.write(|c| {
+        ops::reply(
+            c,
+            &s,
+            id,
+            agent,
+            Body::text("first"),
+            None,
+            helpdesk::tickets::csat::Survey::OFF,
+            now_ms(),
+        )
+    })
+    .unwrap();
     db.write(|c| ops::note(c, id, agent, Body::text("not mailed"), now_ms()))
         .unwrap();
-    db.write(|c| ops::reply(c, &s, id, agent, Body::text("second"), None, now_ms()))
-        .unwrap();
+    db.write(|c| {
+        ops::reply(
+            c,
+            &s,
+            id,
+            agent,
+            Body::text("second"),
+            None,
+            helpdesk::tickets::csat::Survey::OFF,
+            now_ms(),
+        )
+    })
+    .unwrap();
     let rows: Vec<OutboxRow> = db
         .query(|c| {
             outbox::table
@@ -373,7 +434,18 @@ fn bad_input_gets_typed_errors_and_writes_nothing() {
     let id = create(&db);
     let before = kinds(&db, id);
     let s = signer();
-    let empty = db.write(|c| ops::reply(c, &s, id, agent, Body::text("  "), None, now_ms()));
+    let empty = db.write(|c| {
+        ops::reply(
+            c,
+            &s,
+            id,
+            agent,
+            Body::text("  "),
+            None,
+            helpdesk::tickets::csat::Survey::OFF,
+            now_ms(),
+        )
+    });
     assert!(matches!(
         empty,
         Err(TicketError::Invalid { field: "body", .. })
@@ -394,7 +466,15 @@ fn bad_input_gets_typed_errors_and_writes_nothing() {
             ..
         })
     ));
-    let missing = db.write(|c| ops::resolve(c, 424242, Actor::Agent(agent), now_ms()));
+    let missing = db.write(|c| {
+        ops::resolve(
+            c,
+            424242,
+            Actor::Agent(agent),
+            helpdesk::tickets::csat::Survey::OFF,
+            now_ms(),
+        )
+    });
     assert!(matches!(missing, Err(TicketError::NotFound(424242))));
     assert_eq!(kinds(&db, id), before);
     let count: i64 = db

@@ -220,7 +220,8 @@ async fn the_preferences_page_saves_and_shows_and_needs_the_csrf_token() {
             (Notice::NewTicket, false),
             (Notice::CustomerReply, false),
             (Notice::Assigned, true),
-            (Notice::SlaBreach, false)
+            (Notice::SlaBreach, false),
+            (Notice::CsatLow, false)
         ]
     );
 

@@ -272,6 +272,7 @@ fn reply(db: &Db, t: i64, agent: i64, text: &str, files: Vec<NewAttachment>) -> 
                     ..Body::text(text)
                 },
                 None,
+                helpdesk::tickets::csat::Survey::OFF,
                 now_ms(),
             )
         })

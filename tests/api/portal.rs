@@ -532,6 +532,7 @@ async fn the_portal_shows_the_public_conversation_never_notes() {
                 agent,
                 Body::text("Public answer: unplug it."),
                 None,
+                helpdesk::tickets::csat::Survey::OFF,
                 now_ms(),
             )
         })
@@ -558,7 +559,15 @@ async fn a_portal_reply_adds_a_message_and_reopens_a_resolved_ticket() {
     let agent = agent(&app);
     let id = app.create_ticket("Printer", None).await;
     app.db
-        .write(|c| ops::resolve(c, id, Actor::Agent(agent), now_ms()))
+        .write(|c| {
+            ops::resolve(
+                c,
+                id,
+                Actor::Agent(agent),
+                helpdesk::tickets::csat::Survey::OFF,
+                now_ms(),
+            )
+        })
         .unwrap();
     let mut b = Browser::new(&app);
     portal_sign_in(&app, &mut b, "ann@example.com").await;
@@ -612,7 +621,15 @@ async fn reopen_works_on_resolved_and_a_closed_ticket_gets_a_follow_up() {
     let agent = agent(&app);
     let id = app.create_ticket("Printer", None).await;
     app.db
-        .write(|c| ops::resolve(c, id, Actor::Agent(agent), now_ms()))
+        .write(|c| {
+            ops::resolve(
+                c,
+                id,
+                Actor::Agent(agent),
+                helpdesk::tickets::csat::Survey::OFF,
+                now_ms(),
+            )
+        })
         .unwrap();
     let mut b = Browser::new(&app);
     portal_sign_in(&app, &mut b, "ann@example.com").await;
@@ -630,7 +647,13 @@ async fn reopen_works_on_resolved_and_a_closed_ticket_gets_a_follow_up() {
 
     app.db
         .write(|c| -> Result<_, helpdesk::tickets::TicketError> {
-            ops::resolve(c, id, Actor::Agent(agent), now_ms())?;
+            ops::resolve(
+                c,
+                id,
+                Actor::Agent(agent),
+                helpdesk::tickets::csat::Survey::OFF,
+                now_ms(),
+            )?;
             ops::close(c, id, Actor::Agent(agent), now_ms())
         })
         .unwrap();
@@ -689,7 +712,15 @@ async fn every_customer_form_needs_the_csrf_token() {
     let agent = agent(&app);
     let id = app.create_ticket("Printer", None).await;
     app.db
-        .write(|c| ops::resolve(c, id, Actor::Agent(agent), now_ms()))
+        .write(|c| {
+            ops::resolve(
+                c,
+                id,
+                Actor::Agent(agent),
+                helpdesk::tickets::csat::Survey::OFF,
+                now_ms(),
+            )
+        })
         .unwrap();
     let mut b = Browser::new(&app);
     b.get("/new").await;

@@ -107,6 +107,7 @@ fn schema_rs() -> BTreeMap<String, Vec<String>> {
         calendars,
         sla_policies,
         sla_targets,
+        csat_surveys,
     );
     assert_eq!(
         rendered.len(),

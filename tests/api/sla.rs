@@ -130,8 +130,19 @@ fn states(db: &Db, id: i64, now: i64) -> Vec<(&'static str, ClockState)> {
 }
 
 fn reply(db: &Db, id: i64, agent: i64, then: Option<Status>, at: i64) {
-    db.write(|c| ops::reply(c, &signer(), id, agent, Body::text("On it."), then, at))
-        .unwrap();
+    db.write(|c| {
+        ops::reply(
+            c,
+            &signer(),
+            id,
+            agent,
+            Body::text("On it."),
+            then,
+            helpdesk::tickets::csat::Survey::OFF,
+            at,
+        )
+    })
+    .unwrap();
 }
 
 #[test]
@@ -404,8 +415,16 @@ fn a_ticket_resolved_after_its_due_time_gets_the_record_but_no_escalation() {
     let id = open(&db, None, Priority::Normal, Channel::Email, T0);
     // Resolved without a reply, but only after the target had passed (the
     // job had not run in between, e.g. the server was down).
-    db.write(|c| ops::resolve(c, id, Actor::System, T0 + 2 * H))
-        .unwrap();
+    db.write(|c| {
+        ops::resolve(
+            c,
+            id,
+            Actor::System,
+            helpdesk::tickets::csat::Survey::OFF,
+            T0 + 2 * H,
+        )
+    })
+    .unwrap();
     assert_eq!(ticket(&db, id).sla_next_at, Some(T0 + H));
     let done = tick(&db, T0 + 3 * H);
     assert_eq!((done.breaches, done.escalated), (1, 0));
@@ -415,8 +434,16 @@ fn a_ticket_resolved_after_its_due_time_gets_the_record_but_no_escalation() {
 
     // Resolved in time: nothing to record, ever.
     let ok = open(&db, None, Priority::Normal, Channel::Email, T0);
-    db.write(|c| ops::resolve(c, ok, Actor::System, T0 + 30 * MIN))
-        .unwrap();
+    db.write(|c| {
+        ops::resolve(
+            c,
+            ok,
+            Actor::System,
+            helpdesk::tickets::csat::Survey::OFF,
+            T0 + 30 * MIN,
+        )
+    })
+    .unwrap();
     assert_eq!(ticket(&db, ok).sla_next_at, None);
     assert_eq!(tick(&db, T0 + 10 * H).breaches, 0);
 }

@@ -10,6 +10,7 @@ use super::json::ApiJson;
 use super::{blocking, views};
 use crate::db::DbConn;
 use crate::people::{self, EmailAddress};
+use crate::tickets::csat::Survey;
 use crate::tickets::query::{self, Cursor, Filter, ListQuery};
 use crate::tickets::{ops, Actor, Assignment, Body, Channel, NewTicket, Priority, Status};
 use crate::time::now_ms;
@@ -302,6 +303,7 @@ async fn reply(
             x.user.user.id,
             Body::text(req.body),
             req.status,
+            Survey::from_config(&x.state.config),
             x.now,
         )?;
         Ok(json!({ "message_id": p.message_id }))
@@ -424,7 +426,9 @@ async fn escalate(
 #[serde(deny_unknown_fields)]
 struct Empty {}
 
-type StatusOp = fn(&mut DbConn, i64, Actor, i64) -> Result<Status, crate::tickets::TicketError>;
+/// A status change; resolving also schedules the survey.
+type StatusOp =
+    fn(&mut DbConn, i64, Actor, Survey, i64) -> Result<Status, crate::tickets::TicketError>;
 
 async fn status_action(
     state: State,
@@ -434,7 +438,8 @@ async fn status_action(
 ) -> Result<HttpResponse, ApiError> {
     act(state, user, id, move |x| {
         let actor = x.actor();
-        let status = op(x.conn, x.id, actor, x.now)?;
+        let survey = Survey::from_config(&x.state.config);
+        let status = op(x.conn, x.id, actor, survey, x.now)?;
         Ok(json!({ "status": status }))
     })
     .await
@@ -455,7 +460,10 @@ async fn reopen(
     id: web::Path<i64>,
     _: ApiJson<Empty>,
 ) -> Result<HttpResponse, ApiError> {
-    status_action(state, user, id.into_inner(), ops::reopen).await
+    status_action(state, user, id.into_inner(), |c, id, a, _, at| {
+        ops::reopen(c, id, a, at)
+    })
+    .await
 }
 
 async fn close(
@@ -464,5 +472,8 @@ async fn close(
     id: web::Path<i64>,
     _: ApiJson<Empty>,
 ) -> Result<HttpResponse, ApiError> {
-    status_action(state, user, id.into_inner(), ops::close).await
+    status_action(state, user, id.into_inner(), |c, id, a, _, at| {
+        ops::close(c, id, a, at)
+    })
+    .await
 }

@@ -85,6 +85,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "reopen" => "Ticket reopened.",
         "close" => "Ticket closed.",
         "unchanged" => "Nothing changed.",
+        "csat_done" => "Follow-up recorded; the ticket left the CSAT follow-up view.",
         "bulk" => "Selected tickets updated.",
         "saved" => "Saved.",
         "deleted" => "Deleted.",

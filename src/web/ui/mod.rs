@@ -6,6 +6,7 @@ mod admin;
 mod assets;
 pub mod charts;
 mod conversation;
+mod csat;
 pub mod csrf;
 pub mod error;
 mod files;
@@ -42,6 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(files::routes)
             .configure(webform::routes)
             .configure(portal::routes)
+            .configure(csat::routes)
             .configure(admin::routes)
             .configure(settings::routes)
             .default_service(web::to(not_found)),

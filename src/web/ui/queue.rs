@@ -9,6 +9,7 @@ use super::forms::{url_encode, Form};
 use super::session::Staff;
 use super::{blocking, fmt, page, redirect, Chrome, PageError, Reply};
 use crate::people;
+use crate::tickets::csat::Survey;
 use crate::tickets::query::{self, Cursor, Filter, ListQuery, Sort};
 use crate::tickets::{ops, Actor, Assignment, Priority, Status};
 use crate::time::now_ms;
@@ -32,6 +33,8 @@ pub struct QueueParams {
     sort: Option<String>,
     cursor: Option<String>,
     done: Option<String>,
+    /// `low`: the CSAT follow-up view (rated 1 or 2, not followed up).
+    csat: Option<String>,
 }
 
 pub struct Opt {
@@ -87,6 +90,8 @@ struct QueuePage {
     first_href: Option<String>,
     back: String,
     filter_errors: Vec<String>,
+    /// Set on the CSAT follow-up view (kept by the filter form).
+    csat: String,
 }
 
 /// The query string for these filters (no cursor), with `status` replaced.
@@ -100,6 +105,7 @@ fn href(p: &QueueParams, status: Option<&str>) -> String {
         ("priority", p.priority.as_deref()),
         ("q", p.q.as_deref()),
         ("sort", p.sort.as_deref()),
+        ("csat", p.csat.as_deref()),
     ] {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
             parts.push(format!("{k}={}", url_encode(v)));
@@ -140,7 +146,17 @@ fn render(c: &mut crate::db::DbConn, staff: &Staff, p: QueueParams) -> Result<Re
     let mut errors = Vec::new();
     let mut q = ListQuery::new(staff.scope.clone());
     q.limit = PAGE_SIZE;
-    let status_raw = p.status.clone().unwrap_or_default();
+    let csat_raw = p.csat.clone().unwrap_or_default();
+    match csat_raw.as_str() {
+        "" => {}
+        "low" => q.csat_follow_up = true,
+        other => errors.push(format!("{other:?} is not a CSAT view (low)")),
+    }
+    let mut status_raw = p.status.clone().unwrap_or_default();
+    if q.csat_follow_up && status_raw.is_empty() {
+        // Rated tickets are resolved or closed: the view spans every status.
+        status_raw = "all".into();
+    }
     q.statuses = parse_statuses(&status_raw).unwrap_or_else(|e| {
         errors.push(e);
         parse_statuses("").unwrap_or_default()
@@ -196,6 +212,7 @@ fn render(c: &mut crate::db::DbConn, staff: &Staff, p: QueueParams) -> Result<Re
 
     let (tickets, next) = query::list(c, &q)?;
     let counts = query::status_counts(c, &staff.scope)?;
+    let follow_ups = query::csat_follow_up_count(c, &staff.scope)?;
     let (u, cu, g) = ids_of(&tickets);
     let names = Names::load(c, u, cu, g)?;
     let staff_list = people::list_staff(c)?;
@@ -236,40 +253,58 @@ fn render(c: &mut crate::db::DbConn, staff: &Staff, p: QueueParams) -> Result<Re
             .map(|(_, n)| *n)
             .unwrap_or(0)
     };
-    let current_tab = if status_raw.is_empty() {
+    let current_tab = if q.csat_follow_up {
+        "csat"
+    } else if status_raw.is_empty() {
         "active"
     } else {
         status_raw.as_str()
     };
+    // Status tabs leave the follow-up view.
+    let plain = QueueParams {
+        csat: None,
+        ..p.clone()
+    };
     let mut tabs = vec![Tab {
         label: "Active".into(),
         count: count_of("new") + count_of("open") + count_of("pending"),
-        href: href(&p, Some("active")),
+        href: href(&plain, Some("active")),
         current: current_tab == "active",
     }];
     for s in Status::ALL {
         tabs.push(Tab {
             label: capitalize(s.as_str()),
             count: count_of(s.as_str()),
-            href: href(&p, Some(s.as_str())),
+            href: href(&plain, Some(s.as_str())),
             current: current_tab == s.as_str(),
         });
     }
     tabs.push(Tab {
         label: "All".into(),
         count: counts.iter().map(|(_, n)| n).sum(),
-        href: href(&p, Some("all")),
+        href: href(&plain, Some("all")),
         current: current_tab == "all",
     });
+    tabs.push(Tab {
+        label: "CSAT follow-up".into(),
+        count: follow_ups,
+        href: "/tickets?status=all&csat=low".into(),
+        current: q.csat_follow_up,
+    });
 
+    let status_cur = if status_raw.is_empty() {
+        "active"
+    } else {
+        status_raw.as_str()
+    };
     let mut statuses = vec![
-        opt("active", "Active (new, open, pending)", current_tab),
-        opt("all", "All", current_tab),
+        opt("active", "Active (new, open, pending)", status_cur),
+        opt("all", "All", status_cur),
     ];
     statuses.extend(
         Status::ALL
             .iter()
-            .map(|s| opt(s.as_str(), capitalize(s.as_str()), current_tab)),
+            .map(|s| opt(s.as_str(), capitalize(s.as_str()), status_cur)),
     );
     let mut group_opts = vec![
         opt("", "Any group", &group_raw),
@@ -334,6 +369,11 @@ fn render(c: &mut crate::db::DbConn, staff: &Staff, p: QueueParams) -> Result<Re
         first_href: q.after.map(|_| base.clone()),
         back,
         filter_errors: errors,
+        csat: if q.csat_follow_up {
+            "low".into()
+        } else {
+            String::new()
+        },
     })
 }
 
@@ -396,6 +436,7 @@ async fn bulk(
             )))
         }
     };
+    let survey = Survey::from_config(&state.config);
     let problems = blocking(move || {
         let mut problems = Vec::new();
         for id in ids {
@@ -404,7 +445,7 @@ async fn bulk(
                 staff.ticket(c, id)?;
                 let actor = Actor::Agent(staff.user.id);
                 match agent {
-                    None => ops::resolve(c, id, actor, now).map(|_| ())?,
+                    None => ops::resolve(c, id, actor, survey, now).map(|_| ())?,
                     Some(a) => ops::assign(
                         c,
                         id,

@@ -65,6 +65,7 @@ struct PrefsForm {
     customer_reply: Option<String>,
     assigned: Option<String>,
     sla_breach: Option<String>,
+    csat_low: Option<String>,
 }
 
 async fn save(
@@ -81,6 +82,7 @@ async fn save(
                 Notice::CustomerReply => &f.customer_reply,
                 Notice::Assigned => &f.assigned,
                 Notice::SlaBreach => &f.sla_breach,
+                Notice::CsatLow => &f.csat_low,
             };
             (n, v.is_some())
         })

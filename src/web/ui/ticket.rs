@@ -14,6 +14,7 @@ use super::session::Staff;
 use super::{blocking, fmt, html, redirect, Chrome, FieldErrors, PageError, Reply};
 use crate::db::DbConn;
 use crate::people;
+use crate::tickets::csat::{self, Survey};
 use crate::tickets::{ops, Actor, Assignment, Body, Event, Priority, Status, Ticket, TicketError};
 use crate::tickets::{query, sla};
 use crate::time::now_ms;
@@ -27,6 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/tickets/{id}/assign", web::post().to(assign))
         .route("/tickets/{id}/priority", web::post().to(priority))
         .route("/tickets/{id}/escalate", web::post().to(escalate))
+        .route("/tickets/{id}/csat-done", web::post().to(csat_done))
         .route(
             "/tickets/{id}/{action:resolve|reopen|close}",
             web::post().to(change_status),
@@ -105,10 +107,57 @@ struct TicketPage {
     priorities: Vec<Opt>,
     canned: Vec<Opt>,
     draft: Draft,
+    csat: Option<CsatLine>,
     can_reply: bool,
     can_resolve: bool,
     can_reopen: bool,
     can_close: bool,
+}
+
+/// The ticket's satisfaction survey, as the sidebar shows it.
+struct CsatLine {
+    state: String,
+    rating: Option<i32>,
+    label: &'static str,
+    low: bool,
+    comment: Option<String>,
+    needs_follow_up: bool,
+    followed_up: Option<String>,
+}
+
+fn csat_line(s: csat::SurveyRow, names: &Names) -> CsatLine {
+    let state = match s.state.as_str() {
+        csat::SCHEDULED => format!("Survey scheduled for {}", fmt::datetime(s.due_at)),
+        csat::SENT => match s.reminded_at {
+            Some(r) => format!("Survey sent, reminded {}; no answer yet", fmt::datetime(r)),
+            None => format!(
+                "Survey sent {}; no answer yet",
+                s.sent_at.map(fmt::datetime).unwrap_or_default()
+            ),
+        },
+        csat::ANSWERED => format!(
+            "Answered {}",
+            s.answered_at.map(fmt::datetime).unwrap_or_default()
+        ),
+        _ => "Survey not sent (cancelled)".into(),
+    };
+    let followed_up = s.followed_up_at.map(|at| {
+        let who = s
+            .followed_up_by
+            .and_then(|u| names.users.get(&u))
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| "an agent".into());
+        format!("Followed up by {who}, {}", fmt::datetime(at))
+    });
+    CsatLine {
+        state,
+        rating: s.rating,
+        label: s.rating.map(csat::rating_label).unwrap_or(""),
+        low: matches!(s.rating, Some(1 | 2)),
+        needs_follow_up: s.needs_follow_up(),
+        comment: s.comment,
+        followed_up,
+    }
 }
 
 /// A bounce shown on the ticket: mail to this recipient did not arrive.
@@ -221,6 +270,8 @@ fn render(
         }
     }
     user_ids.extend(t.assignee_id);
+    let survey = csat::for_ticket(c, t.id)?;
+    user_ids.extend(survey.as_ref().and_then(|s| s.followed_up_by));
     let mut customer_ids: std::collections::HashSet<i64> =
         events.iter().filter_map(|e| e.actor_customer_id).collect();
     customer_ids.insert(t.requester_id);
@@ -353,6 +404,7 @@ fn render(
             priorities,
             canned,
             draft,
+            csat: survey.map(|s| csat_line(s, &names)),
             can_reply: st != Status::Closed,
             can_resolve: active,
             can_reopen: matches!(st, Status::Resolved | Status::Closed),
@@ -465,7 +517,8 @@ async fn reply(
                 attachments: files,
                 ..Body::text(text)
             };
-            ops::reply(c, &st.signer, id, staff.user.id, body, then, now)?;
+            let survey = Survey::from_config(&st.config);
+            ops::reply(c, &st.signer, id, staff.user.id, body, then, survey, now)?;
             Ok(if then == Some(Status::Resolved) {
                 "reply_resolved"
             } else {
@@ -617,12 +670,12 @@ async fn change_status(
     path: web::Path<(i64, String)>,
     _f: Form<Empty>,
 ) -> Result<Reply, PageError> {
-    type StatusOp = fn(&mut DbConn, i64, Actor, i64) -> Result<Status, TicketError>;
+    type StatusOp = fn(&mut DbConn, i64, Actor, Survey, i64) -> Result<Status, TicketError>;
     let (id, action) = path.into_inner();
     let (op, done): (StatusOp, &'static str) = match action.as_str() {
         "resolve" => (ops::resolve, "resolve"),
-        "reopen" => (ops::reopen, "reopen"),
-        "close" => (ops::close, "close"),
+        "reopen" => (|c, id, a, _, at| ops::reopen(c, id, a, at), "reopen"),
+        "close" => (|c, id, a, _, at| ops::close(c, id, a, at), "close"),
         _ => {
             return Err(PageError::NotFound(
                 "there is no page at this address".into(),
@@ -635,7 +688,32 @@ async fn change_status(
         id,
         Draft::default(),
         done,
-        move |c, _, staff, now| op(c, id, Actor::Agent(staff.user.id), now).map(|_| ""),
+        move |c, st, staff, now| {
+            let survey = Survey::from_config(&st.config);
+            op(c, id, Actor::Agent(staff.user.id), survey, now).map(|_| "")
+        },
+    )
+    .await
+}
+
+/// "Follow-up done" on a low rating: off the CSAT follow-up view, with a note.
+async fn csat_done(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<i64>,
+    _f: Form<Empty>,
+) -> Result<Reply, PageError> {
+    let id = id.into_inner();
+    act(
+        state,
+        staff,
+        id,
+        Draft::default(),
+        "csat_done",
+        move |c, _, staff, now| {
+            let done = csat::follow_up_done(c, id, staff.user.id, now)?;
+            Ok(if done { "" } else { "unchanged" })
+        },
     )
     .await
 }
