@@ -16,6 +16,7 @@ mod lifecycle;
 mod notifications;
 mod outbound;
 mod portal;
+mod reports;
 mod schema;
 mod sla;
 mod tickets_api;
