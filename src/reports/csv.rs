@@ -1,7 +1,7 @@
 //! The report as CSV: one `metric,value` row per scalar figure, dotted
 //! names, an empty value for null.
 
-use super::{Report, Stats};
+use super::{Rate, Report, Stats};
 
 /// Quotes a field when it holds a comma, quote or line break (RFC 4180).
 pub fn field(s: &str) -> String {
@@ -32,46 +32,26 @@ fn stats(rows: &mut Vec<(String, String)>, prefix: &str, s: &Stats) {
 
 /// The rows, in the JSON's order.
 pub fn rows(r: &Report) -> Vec<(String, String)> {
-    let mut rows: Vec<(String, String)> = Vec::new();
-    let push = |rows: &mut Vec<(String, String)>, k: &str, v: String| {
-        rows.push((k.to_string(), v));
-    };
-    push(&mut rows, "from", r.from.clone());
-    push(&mut rows, "to", r.to.clone());
-    push(&mut rows, "tz", r.tz.clone());
-    push(&mut rows, "volume.created", r.volume.created.to_string());
-    push(&mut rows, "volume.resolved", r.volume.resolved.to_string());
+    let mut rows = Rows(Vec::new());
+    rows.push("from", r.from.clone());
+    rows.push("to", r.to.clone());
+    rows.push("tz", r.tz.clone());
+    rows.push("volume.created", r.volume.created.to_string());
+    rows.push("volume.resolved", r.volume.resolved.to_string());
     for (c, n) in r.volume.by_channel.rows() {
-        push(&mut rows, &format!("volume.by_channel.{c}"), n.to_string());
+        rows.push(&format!("volume.by_channel.{c}"), n.to_string());
     }
-    push(
-        &mut rows,
-        "first_response.count",
-        r.first_response.count.to_string(),
-    );
-    push(
-        &mut rows,
+    rows.push("first_response.count", r.first_response.count.to_string());
+    rows.push(
         "first_response.pending",
         r.first_response.pending.to_string(),
     );
-    stats(&mut rows, "first_response", &r.first_response.stats);
-    push(
-        &mut rows,
-        "resolution.count",
-        r.resolution.count.to_string(),
-    );
-    stats(&mut rows, "resolution", &r.resolution.stats);
-    for (name, rate) in [("fcr", &r.fcr)] {
-        push(
-            &mut rows,
-            &format!("{name}.eligible"),
-            rate.eligible.to_string(),
-        );
-        push(&mut rows, &format!("{name}.count"), rate.count.to_string());
-        push(&mut rows, &format!("{name}.rate"), num(rate.rate));
-    }
-    push(&mut rows, "backlog.at", r.backlog.at.clone());
-    push(&mut rows, "backlog.open", r.backlog.open.to_string());
+    stats(&mut rows.0, "first_response", &r.first_response.stats);
+    rows.push("resolution.count", r.resolution.count.to_string());
+    stats(&mut rows.0, "resolution", &r.resolution.stats);
+    rows.rate("fcr", &r.fcr);
+    rows.push("backlog.at", r.backlog.at.clone());
+    rows.push("backlog.open", r.backlog.open.to_string());
     let a = &r.backlog.by_age;
     for (k, v) in [
         ("lt_1d", a.lt_1d),
@@ -79,44 +59,43 @@ pub fn rows(r: &Report) -> Vec<(String, String)> {
         ("d3_7", a.d3_7),
         ("gt_7d", a.gt_7d),
     ] {
-        push(&mut rows, &format!("backlog.by_age.{k}"), v.to_string());
+        rows.push(&format!("backlog.by_age.{k}"), v.to_string());
     }
     for d in &r.backlog.daily {
-        push(
-            &mut rows,
-            &format!("backlog.daily.{}", d.date),
-            d.open.to_string(),
-        );
+        rows.push(&format!("backlog.daily.{}", d.date), d.open.to_string());
     }
-    for (name, rate) in [("reopen", &r.reopen), ("escalation", &r.escalation)] {
-        push(
-            &mut rows,
-            &format!("{name}.eligible"),
-            rate.eligible.to_string(),
-        );
-        push(&mut rows, &format!("{name}.count"), rate.count.to_string());
-        push(&mut rows, &format!("{name}.rate"), num(rate.rate));
-    }
-    push(
-        &mut rows,
-        "interactions_per_ticket",
-        num(r.interactions_per_ticket),
-    );
+    rows.rate("reopen", &r.reopen);
+    rows.rate("escalation", &r.escalation);
+    rows.push("interactions_per_ticket", num(r.interactions_per_ticket));
     for (name, m) in [
         ("sla.first_response", &r.sla.first_response),
         ("sla.resolution", &r.sla.resolution),
     ] {
-        push(&mut rows, &format!("{name}.met"), m.met.to_string());
-        push(&mut rows, &format!("{name}.missed"), m.missed.to_string());
-        push(&mut rows, &format!("{name}.rate"), num(m.rate));
+        rows.push(&format!("{name}.met"), m.met.to_string());
+        rows.push(&format!("{name}.missed"), m.missed.to_string());
+        rows.push(&format!("{name}.rate"), num(m.rate));
     }
     let c = &r.csat;
-    push(&mut rows, "csat.sent", c.sent.to_string());
-    push(&mut rows, "csat.responses", c.responses.to_string());
-    push(&mut rows, "csat.score", num(c.score));
-    push(&mut rows, "csat.average", num(c.average));
-    push(&mut rows, "csat.response_rate", num(c.response_rate));
-    rows
+    rows.push("csat.sent", c.sent.to_string());
+    rows.push("csat.responses", c.responses.to_string());
+    rows.push("csat.score", num(c.score));
+    rows.push("csat.average", num(c.average));
+    rows.push("csat.response_rate", num(c.response_rate));
+    rows.0
+}
+
+struct Rows(Vec<(String, String)>);
+
+impl Rows {
+    fn push(&mut self, k: &str, v: String) {
+        self.0.push((k.to_string(), v));
+    }
+
+    fn rate(&mut self, name: &str, rate: &Rate) {
+        self.push(&format!("{name}.eligible"), rate.eligible.to_string());
+        self.push(&format!("{name}.count"), rate.count.to_string());
+        self.push(&format!("{name}.rate"), num(rate.rate));
+    }
 }
 
 /// The CSV text, with a header line.
