@@ -1,8 +1,8 @@
 //! The queries that feed `compute`, on both backends.
 //!
-//! Three ticket sets, each read in one streamed query (a ticket row left
-//! joined to the events the figures need, ordered by ticket), so nothing is
-//! loaded per ticket and no id list is sent back:
+//! Three ticket sets, each read with two queries (the tickets, then their
+//! events streamed in the same order and merged), so nothing is loaded per
+//! ticket and no id list is sent back:
 //! - the cohort: created in [from, to] (`tickets_created`); a ticket created
 //!   exactly at `to` is only in the backlog at `to`;
 //! - older tickets still active now (`tickets_status_updated`);
@@ -14,14 +14,16 @@
 //!
 //! Then the period's resolutions and surveys (`events_kind_at`).
 
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::Integer;
 
 use super::compute::{Acc, Ev, Kind, TicketHistory, Window};
 use super::{Report, ReportParams};
 use crate::db::schema::{events, tickets};
 use crate::db::DbConn;
 use crate::sla::policy::Book;
-use crate::tickets::{Channel, Priority};
+use crate::tickets::{Channel, Priority, Status};
 
 const COHORT_KINDS: [&str; 5] = [
     "customer_message",
@@ -34,16 +36,10 @@ const STATUS_KINDS: [&str; 2] = ["status_changed", "reopened"];
 const ACTIVE: [&str; 3] = ["new", "open", "pending"];
 const FLOW_KINDS: [&str; 3] = ["status_changed", "csat_sent", "csat_received"];
 
-/// A ticket and one of its events (none when it has no relevant event).
-type Row = (
-    i64,
-    i64,
-    String,
-    String,
-    Option<i64>,
-    Option<i64>,
-    Option<(String, i64, Option<String>)>,
-);
+/// A ticket: id, created_at, channel and priority codes, group, assignee.
+type TicketRow = (i64, i64, i32, i32, Option<i64>, Option<i64>);
+/// An event: its ticket's created_at and id, the event code, at.
+type EventRow = (i64, i64, i32, i64);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Set {
@@ -72,23 +68,81 @@ macro_rules! narrow {
     }};
 }
 
-fn kind_of(kind: &str, to: Option<&str>) -> Option<Kind> {
-    Some(match kind {
-        "customer_message" => Kind::CustomerMessage,
-        "agent_reply" => Kind::AgentReply,
-        "status_changed" => Kind::Status(to?.parse().ok()?),
-        "reopened" => Kind::Reopened,
-        "escalated" => Kind::Escalated,
-        "csat_sent" => Kind::CsatSent,
-        "csat_received" => match to?.parse::<u8>().ok()? {
-            r @ 1..=5 => Kind::CsatReceived(r),
-            _ => return None,
-        },
+/// Restricts a boxed query on `tickets` to one set.
+macro_rules! in_set {
+    ($q:expr, $set:expr, $w:expr) => {{
+        // The candidate subquery reads `events` beside a joined one.
+        let later = diesel::alias!(events as later_events);
+        match $set {
+            Set::Cohort => $q
+                .filter(tickets::created_at.ge($w.from_ms))
+                .filter(tickets::created_at.le($w.to_ms)),
+            Set::OlderActive => $q
+                .filter(tickets::created_at.lt($w.from_ms))
+                .filter(tickets::status.eq_any(ACTIVE)),
+            Set::OlderTouched => $q
+                .filter(tickets::created_at.lt($w.from_ms))
+                .filter(tickets::status.ne_all(ACTIVE))
+                .filter(
+                    tickets::id.eq_any(
+                        later
+                            .filter(later.field(events::kind).eq_any(STATUS_KINDS))
+                            .filter(later.field(events::at).gt($w.from_ms))
+                            .select(later.field(events::ticket_id)),
+                    ),
+                ),
+        }
+    }};
+}
+
+// Small integer codes computed by the database, so the millions of event
+// rows carry no text to allocate and compare.
+const EVENT_CODE: &str = "CASE events.kind \
+    WHEN 'customer_message' THEN 1 WHEN 'agent_reply' THEN 2 \
+    WHEN 'reopened' THEN 3 WHEN 'escalated' THEN 4 WHEN 'csat_sent' THEN 5 \
+    WHEN 'status_changed' THEN (CASE events.to_value WHEN 'new' THEN 10 WHEN 'open' THEN 11 \
+        WHEN 'pending' THEN 12 WHEN 'resolved' THEN 13 WHEN 'closed' THEN 14 ELSE 0 END) \
+    WHEN 'csat_received' THEN (CASE events.to_value WHEN '1' THEN 21 WHEN '2' THEN 22 \
+        WHEN '3' THEN 23 WHEN '4' THEN 24 WHEN '5' THEN 25 ELSE 0 END) \
+    ELSE 0 END";
+const CHANNEL_CODE: &str = "CASE tickets.channel WHEN 'email' THEN 0 WHEN 'web' THEN 1 \
+    WHEN 'agent' THEN 2 WHEN 'api' THEN 3 WHEN 'import' THEN 4 ELSE 0 END";
+const PRIORITY_CODE: &str = "CASE tickets.priority WHEN 'low' THEN 0 WHEN 'normal' THEN 1 \
+    WHEN 'high' THEN 2 WHEN 'urgent' THEN 3 ELSE 1 END";
+
+fn kind_of(code: i32) -> Option<Kind> {
+    Some(match code {
+        1 => Kind::CustomerMessage,
+        2 => Kind::AgentReply,
+        3 => Kind::Reopened,
+        4 => Kind::Escalated,
+        5 => Kind::CsatSent,
+        10 => Kind::Status(Status::New),
+        11 => Kind::Status(Status::Open),
+        12 => Kind::Status(Status::Pending),
+        13 => Kind::Status(Status::Resolved),
+        14 => Kind::Status(Status::Closed),
+        21..=25 => Kind::CsatReceived((code - 20) as u8),
         _ => return None,
     })
 }
 
-/// Streams one set's tickets with their events to `each`, ticket by ticket.
+fn channel_of(code: i32) -> Channel {
+    Channel::ALL
+        .get(code as usize)
+        .copied()
+        .unwrap_or(Channel::Email)
+}
+
+fn priority_of(code: i32) -> Priority {
+    Priority::ALL
+        .get(code as usize)
+        .copied()
+        .unwrap_or(Priority::Normal)
+}
+
+/// Streams one set's tickets with their events to `each`, ticket by ticket:
+/// the tickets first, then their events in the same order, merged.
 fn stream(
     conn: &mut DbConn,
     set: Set,
@@ -100,71 +154,84 @@ fn stream(
         Set::Cohort => &COHORT_KINDS,
         Set::OlderActive | Set::OlderTouched => &STATUS_KINDS,
     };
-    // The candidate subquery reads `events` beside the joined one.
-    let later = diesel::alias!(events as later_events);
-    let joined = tickets::table.left_join(
-        events::table.on(events::ticket_id
-            .eq(tickets::id)
-            .and(events::kind.eq_any(kinds))
-            .and(events::at.le(w.to_ms))),
-    );
-    let q = narrow!(joined.into_boxed(), p);
-    let q = match set {
-        Set::Cohort => q
-            .filter(tickets::created_at.ge(w.from_ms))
-            .filter(tickets::created_at.le(w.to_ms))
-            .order((tickets::created_at, tickets::id, events::at, events::id)),
-        Set::OlderActive => q
-            .filter(tickets::created_at.lt(w.from_ms))
-            .filter(tickets::status.eq_any(ACTIVE))
-            .order((tickets::id, events::at, events::id)),
-        Set::OlderTouched => q
-            .filter(tickets::created_at.lt(w.from_ms))
-            .filter(tickets::status.ne_all(ACTIVE))
-            .filter(
-                tickets::id.eq_any(
-                    later
-                        .filter(later.field(events::kind).eq_any(STATUS_KINDS))
-                        .filter(later.field(events::at).gt(w.from_ms))
-                        .select(later.field(events::ticket_id)),
-                ),
-            )
-            .order((tickets::id, events::at, events::id)),
+    let cohort = set == Set::Cohort;
+    let q = in_set!(narrow!(tickets::table.into_boxed(), p), set, w);
+    let q = if cohort {
+        q.order((tickets::created_at, tickets::id))
+    } else {
+        q.order(tickets::id)
+    };
+    let rows: Vec<TicketRow> = q
+        .select((
+            tickets::id,
+            tickets::created_at,
+            sql::<Integer>(CHANNEL_CODE),
+            sql::<Integer>(PRIORITY_CODE),
+            tickets::group_id,
+            tickets::assignee_id,
+        ))
+        .load(conn)?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let key = |created_at: i64, id: i64| if cohort { (created_at, id) } else { (0, id) };
+
+    let q = events::table.inner_join(tickets::table).into_boxed();
+    let q = in_set!(narrow!(q, p), set, w)
+        .filter(events::kind.eq_any(kinds))
+        .filter(events::at.le(w.to_ms));
+    let q = if cohort {
+        q.order((tickets::created_at, tickets::id, events::at, events::id))
+    } else {
+        q.order((tickets::id, events::at, events::id))
     };
     let q = q.select((
-        tickets::id,
         tickets::created_at,
-        tickets::channel,
-        tickets::priority,
-        tickets::group_id,
-        tickets::assignee_id,
-        (events::kind, events::at, events::to_value).nullable(),
+        tickets::id,
+        sql::<Integer>(EVENT_CODE),
+        events::at,
     ));
+    let mut tickets_left = rows.into_iter();
     let mut current: Option<TicketHistory> = None;
-    for row in q.load_iter::<Row, diesel::connection::DefaultLoadingMode>(conn)? {
-        let (id, created_at, channel, priority, group, assignee, event) = row?;
-        if current.as_ref().is_some_and(|t| t.id != id) {
+    let open = |r: TicketRow| TicketHistory {
+        id: r.0,
+        created_at: r.1,
+        channel: channel_of(r.2),
+        priority: priority_of(r.3),
+        group: r.4,
+        assignee: r.5,
+        events: Vec::new(),
+    };
+    for row in q.load_iter::<EventRow, diesel::connection::DefaultLoadingMode>(conn)? {
+        let (created_at, ticket_id, code, at) = row?;
+        let want = key(created_at, ticket_id);
+        // Finish the tickets before this event's (those without events too).
+        loop {
+            match &current {
+                Some(t) if key(t.created_at, t.id) >= want => break,
+                _ => {}
+            }
             if let Some(t) = current.take() {
                 each(&t);
             }
+            match tickets_left.next() {
+                Some(r) => current = Some(open(r)),
+                None => break,
+            }
         }
-        let t = current.get_or_insert_with(|| TicketHistory {
-            id,
-            created_at,
-            channel: channel.parse().unwrap_or(Channel::Email),
-            priority: priority.parse().unwrap_or(Priority::Normal),
-            group,
-            assignee,
-            events: Vec::new(),
-        });
-        if let Some((kind, at, to)) = event {
-            if let Some(kind) = kind_of(&kind, to.as_deref()) {
+        // An event whose ticket is not in the list (it changed between the
+        // two queries) is skipped.
+        if let Some(t) = current.as_mut().filter(|t| key(t.created_at, t.id) == want) {
+            if let Some(kind) = kind_of(code) {
                 t.events.push(Ev { at, kind });
             }
         }
     }
-    if let Some(t) = current {
+    if let Some(t) = current.take() {
         each(&t);
+    }
+    for r in tickets_left {
+        each(&open(r));
     }
     Ok(())
 }
@@ -175,12 +242,10 @@ fn flows(conn: &mut DbConn, p: &ReportParams, w: &Window, acc: &mut Acc) -> Quer
         .filter(events::kind.eq_any(FLOW_KINDS))
         .filter(events::at.ge(w.from_ms))
         .filter(events::at.lt(w.to_ms))
-        .select((events::ticket_id, events::kind, events::to_value));
-    for row in
-        q.load_iter::<(i64, String, Option<String>), diesel::connection::DefaultLoadingMode>(conn)?
-    {
-        let (ticket, kind, to) = row?;
-        if let Some(k) = kind_of(&kind, to.as_deref()) {
+        .select((events::ticket_id, sql::<Integer>(EVENT_CODE)));
+    for row in q.load_iter::<(i64, i32), diesel::connection::DefaultLoadingMode>(conn)? {
+        let (ticket, code) = row?;
+        if let Some(k) = kind_of(code) {
             acc.flow(ticket, k);
         }
     }
