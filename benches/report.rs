@@ -121,6 +121,10 @@ fn fresh_postgres(admin_url: &str) -> (String, impl Drop) {
     struct Dropper(String, String);
     impl Drop for Dropper {
         fn drop(&mut self) {
+            // HELPDESK_BENCH_KEEP=1 leaves the database for EXPLAIN.
+            if std::env::var_os("HELPDESK_BENCH_KEEP").is_some() {
+                return;
+            }
             if let Ok(mut c) = PgConnection::establish(&self.0) {
                 let _ = c.batch_execute(&format!(
                     "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",

@@ -182,7 +182,8 @@ pub struct Acc<'a> {
     sla_res: Counter,
     backlog_open: u64,
     by_age: ByAge,
-    daily: Vec<u64>,
+    /// Differences: the backlog at day end i is the sum of daily[..=i].
+    daily: Vec<i64>,
     csat_sent: u64,
     ratings: Vec<u8>,
 }
@@ -207,7 +208,7 @@ impl<'a> Acc<'a> {
             sla_res: Counter::default(),
             backlog_open: 0,
             by_age: ByAge::default(),
-            daily: vec![0; w.day_ends.len()],
+            daily: vec![0; w.day_ends.len() + 1],
             csat_sent: 0,
             ratings: Vec::new(),
         }
@@ -326,20 +327,35 @@ impl<'a> Acc<'a> {
     /// created at or before `to`; the others are simply not counted). Its
     /// status events must all be there, from its creation.
     pub fn backlog(&mut self, t: &TicketHistory) {
+        // Each status holds from its event (or the creation) until the next
+        // event; an active stretch [a, b) covers the day ends inside it,
+        // added as a difference array (no loop over every day per ticket).
+        let ends = &self.w.day_ends;
+        let mut mark = |a: i64, b: Option<i64>| {
+            let lo = ends.partition_point(|&(_, at)| at < a);
+            let hi = b.map_or(ends.len(), |b| ends.partition_point(|&(_, at)| at < b));
+            if lo < hi {
+                self.daily[lo] += 1;
+                self.daily[hi] -= 1;
+            }
+        };
         let mut status = Status::New;
-        let mut next = 0;
-        for (i, &(_, at)) in self.w.day_ends.iter().enumerate() {
-            while let Some(e) = t.events.get(next).filter(|e| e.at <= at) {
-                match e.kind {
-                    Kind::Status(to) => status = to,
-                    Kind::Reopened => status = Status::Open,
-                    _ => {}
-                }
-                next += 1;
+        let mut since = t.created_at;
+        for e in &t.events {
+            let next = match e.kind {
+                Kind::Status(to) => to,
+                Kind::Reopened => Status::Open,
+                _ => continue,
+            };
+            let at = e.at.max(t.created_at);
+            if is_active(status) {
+                mark(since, Some(at));
             }
-            if t.created_at <= at && is_active(status) {
-                self.daily[i] += 1;
-            }
+            status = next;
+            since = at;
+        }
+        if is_active(status) {
+            mark(since, None);
         }
         // The snapshot at `to` is the last day's end.
         let to = self.w.to_ms;
@@ -402,10 +418,13 @@ impl<'a> Acc<'a> {
                 daily: w
                     .day_ends
                     .iter()
-                    .zip(&self.daily)
-                    .map(|((d, _), &open)| Day {
+                    .zip(self.daily.iter().scan(0i64, |sum, d| {
+                        *sum += d;
+                        Some(*sum)
+                    }))
+                    .map(|((d, _), open)| Day {
                         date: d.format("%Y-%m-%d").to_string(),
-                        open,
+                        open: open.max(0) as u64,
                     })
                     .collect(),
             },
