@@ -180,6 +180,15 @@ fn stream(
     let q = in_set!(narrow!(q, p), set, w)
         .filter(events::kind.eq_any(kinds))
         .filter(events::at.le(w.to_ms));
+    // A ticket's events come at or after its creation, so the cohort's are
+    // all in [from, to]. On PostgreSQL the bound lets the planner read only
+    // the period's events (`events_kind_at`) instead of scanning them all;
+    // SQLite already walks `tickets_created` then `events_ticket` in order.
+    let q = if cohort && matches!(conn, DbConn::Postgres(_)) {
+        q.filter(events::at.ge(w.from_ms))
+    } else {
+        q
+    };
     let q = if cohort {
         q.order((tickets::created_at, tickets::id, events::at, events::id))
     } else {
@@ -236,15 +245,28 @@ fn stream(
     Ok(())
 }
 
-/// The period's resolutions, surveys and ratings, with their ticket.
+/// The period's resolutions, surveys and ratings. Joined to their ticket
+/// only when a filter needs its columns.
 fn flows(conn: &mut DbConn, p: &ReportParams, w: &Window, acc: &mut Acc) -> QueryResult<()> {
-    let q = narrow!(events::table.inner_join(tickets::table).into_boxed(), p)
-        .filter(events::kind.eq_any(FLOW_KINDS))
-        .filter(events::at.ge(w.from_ms))
-        .filter(events::at.lt(w.to_ms))
-        .select((events::ticket_id, sql::<Integer>(EVENT_CODE)));
-    for row in q.load_iter::<(i64, i32), diesel::connection::DefaultLoadingMode>(conn)? {
-        let (ticket, code) = row?;
+    let unfiltered =
+        p.group.is_none() && p.agent.is_none() && p.priority.is_none() && p.channel.is_none();
+    let select = (events::ticket_id, sql::<Integer>(EVENT_CODE));
+    let rows: Vec<(i64, i32)> = if unfiltered {
+        events::table
+            .filter(events::kind.eq_any(FLOW_KINDS))
+            .filter(events::at.ge(w.from_ms))
+            .filter(events::at.lt(w.to_ms))
+            .select(select)
+            .load(conn)?
+    } else {
+        narrow!(events::table.inner_join(tickets::table).into_boxed(), p)
+            .filter(events::kind.eq_any(FLOW_KINDS))
+            .filter(events::at.ge(w.from_ms))
+            .filter(events::at.lt(w.to_ms))
+            .select(select)
+            .load(conn)?
+    };
+    for (ticket, code) in rows {
         if let Some(k) = kind_of(code) {
             acc.flow(ticket, k);
         }
