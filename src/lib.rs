@@ -10,6 +10,7 @@ pub mod import;
 pub mod mail;
 pub mod mailboxes;
 pub mod people;
+pub mod reports;
 pub mod settings;
 pub mod sla;
 pub mod telemetry;

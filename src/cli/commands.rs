@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::{
-    Failure, ImportArgs, IngestArgs, TokenCreateArgs, UserAddArgs, EX_DATAERR, EX_NOINPUT,
-    EX_SOFTWARE, EX_TEMPFAIL,
+    Failure, ImportArgs, IngestArgs, ReportArgs, TokenCreateArgs, UserAddArgs, EX_DATAERR,
+    EX_NOINPUT, EX_SOFTWARE, EX_TEMPFAIL,
 };
 use crate::auth::{password, tokens};
 use crate::config::{redact_url, Config};
@@ -385,4 +385,48 @@ pub fn import(config: &Config, args: ImportArgs) -> Result<(), Failure> {
         ));
     }
     Ok(())
+}
+
+pub fn report(config: &Config, args: ReportArgs) -> Result<(), Failure> {
+    use crate::reports::{self, RawParams, ReportError, ReportParams};
+    let csv = match args.format.trim() {
+        "json" => false,
+        "csv" => true,
+        other => {
+            return Err(Failure::new(
+                super::EX_USAGE,
+                format!("--format: {other:?} is not a format (expected json or csv)"),
+            ))
+        }
+    };
+    let raw = RawParams {
+        from: Some(args.from),
+        to: Some(args.to),
+        tz: args.tz,
+        group: args.group,
+        agent: args.agent,
+        priority: args.priority,
+        channel: args.channel,
+    };
+    let db = connect(config)?;
+    let mut conn = db.conn()?;
+    let p = ReportParams::parse(&mut conn, &raw).map_err(|e| match e {
+        ReportError::Missing { field, message } | ReportError::Invalid { field, message } => {
+            Failure::new(super::EX_USAGE, format!("--{field}: {message}"))
+        }
+        ReportError::Db(d) => DbError::from(d).into(),
+    })?;
+    let report = reports::report(&mut conn, &p, now_ms()).map_err(DbError::from)?;
+    let text = if csv {
+        reports::csv::render(&report)
+    } else {
+        let mut json = serde_json::to_string_pretty(&report)
+            .map_err(|e| Failure::new(EX_SOFTWARE, e.to_string()))?;
+        json.push('\n');
+        json
+    };
+    use std::io::Write;
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| Failure::new(EX_SOFTWARE, format!("cannot write the report: {e}")))
 }

@@ -1,5 +1,5 @@
 //! Command line: `serve`, `migrate`, `ingest`, `fetch`, `user add`,
-//! `token create`, `import`.
+//! `token create`, `import`, `report`.
 //! Exit codes follow sysexits(3).
 
 mod commands;
@@ -44,6 +44,37 @@ pub enum Command {
     /// accounts) and exit: 0 when everything found is committed, 75 when
     /// the store or a server is unavailable (the rest is fetched next time)
     Fetch,
+    /// Print the METRICS.md report for a period as JSON or CSV. Exits 64 on
+    /// bad arguments, 75 when the store is unavailable
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// First day of the period (YYYY-MM-DD, in --tz)
+    #[arg(long)]
+    pub from: String,
+    /// The day after the period (YYYY-MM-DD): the period is [from, to)
+    #[arg(long)]
+    pub to: String,
+    /// IANA time zone of the days (default UTC)
+    #[arg(long)]
+    pub tz: Option<String>,
+    /// json or csv
+    #[arg(long, default_value = "json")]
+    pub format: String,
+    /// Only tickets of this group (id or name)
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Only tickets assigned to this agent (id or email)
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Only tickets of this priority
+    #[arg(long)]
+    pub priority: Option<String>,
+    /// Only tickets opened through this channel
+    #[arg(long)]
+    pub channel: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -108,6 +139,7 @@ pub struct Failure {
     pub message: String,
 }
 
+pub const EX_USAGE: u8 = 64;
 pub const EX_DATAERR: u8 = 65;
 pub const EX_NOINPUT: u8 = 66;
 pub const EX_UNAVAILABLE: u8 = 69;
@@ -154,6 +186,7 @@ pub fn main() -> ExitCode {
         Command::Import(args) => commands::import(&config, args),
         Command::Ingest(args) => commands::ingest(&config, args),
         Command::Fetch => commands::fetch(&config),
+        Command::Report(args) => commands::report(&config, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

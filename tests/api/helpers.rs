@@ -93,6 +93,8 @@ pub fn signer() -> MessageIdSigner {
 pub struct TestApp {
     pub address: String,
     pub db: Db,
+    /// The database's URL, for running the binary against it.
+    pub db_url: String,
     pub client: reqwest::Client,
     /// Token of an admin (sees every group).
     pub token: String,
@@ -153,6 +155,7 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
     TestApp {
         address,
         db,
+        db_url: url,
         client: reqwest::Client::new(),
         token,
         server,

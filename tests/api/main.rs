@@ -17,6 +17,7 @@ mod lifecycle;
 mod notifications;
 mod outbound;
 mod portal;
+mod reports;
 mod schema;
 mod sla;
 mod sla_admin;

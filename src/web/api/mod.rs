@@ -3,6 +3,7 @@
 mod auth;
 mod error;
 mod json;
+mod reports;
 mod tickets;
 pub(crate) mod views;
 
@@ -21,6 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::scope("/v1")
                     .configure(tickets::routes)
+                    .configure(reports::routes)
                     .default_service(web::to(not_found)),
             )
             .default_service(web::to(not_found)),

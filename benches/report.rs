@@ -1,0 +1,231 @@
+//! Report latency: generates N tickets spread over 2026 (about five events
+//! each, statuses varied: resolved, closed, reopened, pending, open,
+//! agent-opened, escalated; two in a hundred stay open), imports them, then times the full report for
+//! the last 30 days and for the whole year, on a fresh SQLite file and,
+//! when HELPDESK_TEST_DATABASE_URL is set, a fresh PostgreSQL database.
+//!
+//!     cargo bench --bench report
+//!     HELPDESK_BENCH_TICKETS=100000 HELPDESK_BENCH_RUNS=5 \
+//!     HELPDESK_TEST_DATABASE_URL=postgres://root@127.0.0.1:5432/test cargo bench --bench report
+//!
+//! Prints the median of the runs (the machines are shared and noisy).
+
+use std::io::{BufWriter, Write};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use helpdesk::db::Db;
+use helpdesk::import::{import_file, Options};
+use helpdesk::reports::{report, ReportParams};
+
+fn env_usize(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn iso(base: i64, offset_s: i64) -> String {
+    helpdesk::time::format_ms((base + offset_s) * 1000)
+}
+
+const YEAR_S: i64 = 365 * 86_400;
+
+fn generate(path: &std::path::Path, tickets: usize) -> std::io::Result<()> {
+    let mut out = BufWriter::new(std::fs::File::create(path)?);
+    let base = 1_767_225_600; // 2026-01-01T00:00:00Z
+    let step = (YEAR_S / tickets.max(1) as i64).max(1);
+    let groups = ["Support", "Billing", "Sales", "Tier 2"];
+    let priorities = ["low", "normal", "normal", "high", "urgent"];
+    for i in 0..tickets as i64 {
+        let created = base + (i * step) % YEAR_S;
+        let agent = format!("agent{}@example.com", i % 20);
+        let reply = |s: i64| serde_json::json!({"at": iso(created, s), "type": "agent_reply", "agent": agent, "body": "Could you send the model number?"});
+        let customer = |s: i64| serde_json::json!({"at": iso(created, s), "type": "customer_message", "body": "It is an LX-200."});
+        let status = |s: i64, to: &str| serde_json::json!({"at": iso(created, s), "type": "status_changed", "to": to});
+        let other = |s: i64, t: &str| serde_json::json!({"at": iso(created, s), "type": t});
+        let events = match i % 10 {
+            0..=4 => vec![
+                reply(1800),
+                customer(3600),
+                reply(5400),
+                status(5460, "resolved"),
+                other(90_000, "csat_sent"),
+            ],
+            5 => vec![
+                reply(7200),
+                status(7300, "pending"),
+                customer(86_400),
+                status(90_000, "resolved"),
+                status(400_000, "closed"),
+            ],
+            6 => vec![
+                reply(600),
+                status(700, "resolved"),
+                other(800, "reopened"),
+                reply(20_000),
+                status(30_000, "closed"),
+            ],
+            7 => vec![
+                reply(40_000),
+                status(40_100, "pending"),
+                customer(60_000),
+                status(70_000, "resolved"),
+                serde_json::json!({"at": iso(created, 80_000), "type": "csat_received", "rating": 1 + i % 5}),
+            ],
+            // Two tickets in a hundred stay open: the backlog.
+            8 => vec![
+                other(60, "auto_message"),
+                other(7200, "escalated"),
+                status(7300, "open"),
+                customer(8000),
+                if i % 100 == 8 {
+                    other(9000, "note")
+                } else {
+                    status(9000, "resolved")
+                },
+            ],
+            _ => vec![
+                reply(300),
+                status(400, "pending"),
+                customer(5000),
+                status(5100, "open"),
+                if i % 100 == 9 {
+                    reply(6000)
+                } else {
+                    status(6000, "closed")
+                },
+            ],
+        };
+        let channel = ["web", "email", "email", "api", "agent"][(i % 5) as usize];
+        let line = serde_json::json!({
+            "external_id": format!("R-{i}"),
+            "subject": format!("Problem number {i} with the printer"),
+            "channel": channel,
+            "priority": priorities[(i % 5) as usize],
+            "group": groups[(i % 4) as usize],
+            "assignee": agent,
+            "requester": {"email": format!("customer{}@example.com", i % 5000), "name": format!("Customer {}", i % 5000)},
+            "created_at": iso(created, 0),
+            "body": "The printer prints every page twice and then jams.",
+            "events": events,
+        });
+        writeln!(out, "{line}")?;
+    }
+    out.flush()
+}
+
+fn fresh_postgres(admin_url: &str) -> (String, impl Drop) {
+    struct Dropper(String, String);
+    impl Drop for Dropper {
+        fn drop(&mut self) {
+            // HELPDESK_BENCH_KEEP=1 leaves the database for EXPLAIN.
+            if std::env::var_os("HELPDESK_BENCH_KEEP").is_some() {
+                return;
+            }
+            if let Ok(mut c) = PgConnection::establish(&self.0) {
+                let _ = c.batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                    self.1
+                ));
+            }
+        }
+    }
+    let name = format!("helpdesk_bench_report_{}", std::process::id());
+    let mut c = PgConnection::establish(admin_url).expect("PostgreSQL reachable");
+    c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .and_then(|_| c.batch_execute(&format!("CREATE DATABASE \"{name}\"")))
+        .expect("create bench database");
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(admin_url);
+    (
+        format!("{base}/{name}"),
+        Dropper(admin_url.to_string(), name),
+    )
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[(v.len() - 1) / 2]
+}
+
+fn params(from: NaiveDate, to: NaiveDate) -> ReportParams {
+    ReportParams {
+        from,
+        to,
+        tz: chrono_tz::Tz::UTC,
+        group: None,
+        agent: None,
+        priority: None,
+        channel: None,
+    }
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --bench report` does not:
+    // run a tiny smoke version unless asked for a real one.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let tickets = if smoke {
+        300
+    } else {
+        env_usize("HELPDESK_BENCH_TICKETS", 1_000_000)
+    };
+    let runs = if smoke {
+        1
+    } else {
+        env_usize("HELPDESK_BENCH_RUNS", 3).max(1)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tickets.jsonl");
+    generate(&file, tickets).unwrap();
+    println!("report benchmark: {tickets} tickets over 2026, ~5 events each, {runs} run(s)");
+    let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+    let periods = [
+        ("30 days", params(day(12, 1), day(12, 31))),
+        ("365 days", params(day(1, 1), day(12, 31))),
+    ];
+    let mut backends: Vec<(&str, Option<String>)> = vec![("sqlite", None)];
+    if let Ok(url) = std::env::var("HELPDESK_TEST_DATABASE_URL") {
+        backends.push(("postgres", Some(url)));
+    }
+    for (name, admin_url) in backends {
+        let (url, _keep_pg) = match &admin_url {
+            Some(a) => {
+                let (u, d) = fresh_postgres(a);
+                (u, Some(d))
+            }
+            None => (
+                format!("sqlite://{}", dir.path().join("bench.db").display()),
+                None,
+            ),
+        };
+        let db = Db::connect(&url).expect("bench database");
+        let opts = Options {
+            batch_size: 1000,
+            progress: false,
+            writers: None,
+        };
+        let summary = import_file(&db, &file, &opts, |n, m| panic!("line {n}: {m}")).unwrap();
+        assert_eq!(summary.imported, tickets);
+        println!("  {name}: {summary}");
+        let now = helpdesk::time::now_ms();
+        for (label, p) in &periods {
+            let mut times = Vec::new();
+            let mut created = 0;
+            for _ in 0..runs {
+                let started = Instant::now();
+                let r = db.query(|c| report(c, p, now)).unwrap();
+                times.push(started.elapsed().as_secs_f64());
+                created = r.volume.created;
+            }
+            println!(
+                "{name} {label}: median {:.3} s over {runs} run(s) ({created} tickets in the cohort)",
+                median(times)
+            );
+        }
+    }
+}

@@ -1,0 +1,582 @@
+//! The figures of METRICS.md from per-ticket histories (pure: no database).
+//!
+//! Feed tickets to an `Acc` one at a time (`cohort` for tickets created in
+//! the period, `backlog` for every ticket that may be active during it,
+//! `flow` for the period's resolutions and surveys), then `finish`.
+//!
+//! Decisions where METRICS.md is silent:
+//! - Cohort figures see the history before the period's end instant `to`.
+//! - Durations are measured in milliseconds; medians and p90s are reported
+//!   as whole seconds (truncated), means as fractional seconds.
+//! - Business seconds use the calendar of the ticket's SLA policy (its
+//!   group's, else the default); without a policy, `Calendar::always()`, so
+//!   business seconds equal calendar seconds. The first resolution time's
+//!   business seconds do not pause while pending (that is the SLA clock's
+//!   rule, not the metric's).
+//! - SLA: the policy and target come from the ticket's current group and
+//!   priority (as `tickets::sla`). A clock counts as missed when its due
+//!   instant came before it stopped, or, still running, when it is at or
+//!   before the earlier of `to` and now. First response is met when the
+//!   first agent reply stopped the clock in time; a ticket resolved without
+//!   any reply before its due instant is not counted. Resolution is met when
+//!   the first resolution (or closure, which also stops the clock) came in
+//!   time. Agent-opened tickets have no first-response target.
+//! - Reopen rate: the numerator is the tickets of the denominator (resolved
+//!   at least once) that were reopened, so the rate stays within [0, 1].
+//! - CSAT response rate is ratings received / surveys sent in the period; a
+//!   rating for a survey sent before the period can make it exceed 1.
+
+use chrono::NaiveDate;
+
+use super::{
+    Backlog, ByAge, ByChannel, Csat, Day, FirstResponse, MetMissed, Rate, Report, Resolution, Sla,
+    Stats, Volume,
+};
+use crate::sla::calendar::Calendar;
+use crate::sla::clock::{self, Change};
+use crate::sla::policy::Book;
+use crate::tickets::{Channel, Priority, Status};
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// The events the figures read; notes, automatic messages and the rest are
+/// never loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    CustomerMessage,
+    AgentReply,
+    /// `status_changed` with its `to`.
+    Status(Status),
+    Reopened,
+    Escalated,
+    CsatSent,
+    CsatReceived(u8),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ev {
+    pub at: i64,
+    pub kind: Kind,
+}
+
+/// One ticket and its (relevant) events in history order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketHistory {
+    pub id: i64,
+    pub created_at: i64,
+    pub channel: Channel,
+    pub priority: Priority,
+    pub group: Option<i64>,
+    pub assignee: Option<i64>,
+    pub events: Vec<Ev>,
+}
+
+/// When the report looks.
+#[derive(Debug, Clone)]
+pub struct Window {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub tz_name: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub now_ms: i64,
+    /// Each day of the period with the instant the next day begins.
+    pub day_ends: Vec<(NaiveDate, i64)>,
+}
+
+impl Window {
+    pub fn new(p: &super::ReportParams, now_ms: i64) -> Window {
+        let starts = p.day_starts();
+        let day_ends = starts
+            .windows(2)
+            .map(|w| (w[0].0, w[1].1))
+            .collect::<Vec<_>>();
+        let from_ms = starts.first().map_or(0, |s| s.1);
+        let to_ms = starts.last().map_or(from_ms, |s| s.1);
+        Window {
+            from: p.from,
+            to: p.to,
+            tz_name: p.tz.name().to_string(),
+            from_ms,
+            to_ms,
+            now_ms,
+            day_ends,
+        }
+    }
+}
+
+/// Nearest-rank percentile of sorted values: the value at rank
+/// ceil(pct/100 × n), integer arithmetic so 90 % of 10 is exactly rank 9.
+pub fn nearest_rank(sorted: &[i64], pct: u64) -> Option<i64> {
+    let n = sorted.len() as u64;
+    if n == 0 {
+        return None;
+    }
+    let rank = (pct * n).div_ceil(100).max(1);
+    sorted.get((rank - 1) as usize).copied()
+}
+
+fn mean(values: &[i64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let sum: i128 = values.iter().map(|&v| i128::from(v)).sum();
+    Some(sum as f64 / values.len() as f64)
+}
+
+/// Stats over durations in ms (sorted here), reported in seconds.
+fn stats(calendar: &mut [i64], business: &mut [i64]) -> Stats {
+    calendar.sort_unstable();
+    business.sort_unstable();
+    let s = |v: Option<i64>| v.map(|ms| ms / 1000);
+    let m = |v: Option<f64>| v.map(|ms| ms / 1000.0);
+    Stats {
+        median_s: s(nearest_rank(calendar, 50)),
+        mean_s: m(mean(calendar)),
+        p90_s: s(nearest_rank(calendar, 90)),
+        business_median_s: s(nearest_rank(business, 50)),
+        business_mean_s: m(mean(business)),
+        business_p90_s: s(nearest_rank(business, 90)),
+    }
+}
+
+/// The status at instant `t` replayed from the events at or before it.
+pub fn status_at(events: &[Ev], t: i64) -> Status {
+    let mut s = Status::New;
+    for e in events.iter().take_while(|e| e.at <= t) {
+        match e.kind {
+            Kind::Status(to) => s = to,
+            Kind::Reopened => s = Status::Open,
+            _ => {}
+        }
+    }
+    s
+}
+
+fn is_active(s: Status) -> bool {
+    matches!(s, Status::New | Status::Open | Status::Pending)
+}
+
+#[derive(Debug, Default)]
+struct Counter {
+    met: u64,
+    missed: u64,
+}
+
+/// The running totals.
+pub struct Acc<'a> {
+    w: &'a Window,
+    book: &'a Book,
+    always: Calendar,
+    created: u64,
+    by_channel: ByChannel,
+    resolved_tickets: Vec<i64>,
+    fr_pending: u64,
+    fr: (Vec<i64>, Vec<i64>),
+    res: (Vec<i64>, Vec<i64>),
+    fcr: (u64, u64),
+    reopen: (u64, u64),
+    escalation: (u64, u64),
+    interactions: (u64, u64),
+    sla_fr: Counter,
+    sla_res: Counter,
+    backlog_open: u64,
+    by_age: ByAge,
+    /// Differences: the backlog at day end i is the sum of daily[..=i].
+    daily: Vec<i64>,
+    csat_sent: u64,
+    ratings: Vec<u8>,
+}
+
+impl<'a> Acc<'a> {
+    pub fn new(w: &'a Window, book: &'a Book) -> Acc<'a> {
+        Acc {
+            w,
+            book,
+            always: Calendar::always(),
+            created: 0,
+            by_channel: ByChannel::default(),
+            resolved_tickets: Vec::new(),
+            fr_pending: 0,
+            fr: Default::default(),
+            res: Default::default(),
+            fcr: (0, 0),
+            reopen: (0, 0),
+            escalation: (0, 0),
+            interactions: (0, 0),
+            sla_fr: Counter::default(),
+            sla_res: Counter::default(),
+            backlog_open: 0,
+            by_age: ByAge::default(),
+            daily: vec![0; w.day_ends.len() + 1],
+            csat_sent: 0,
+            ratings: Vec::new(),
+        }
+    }
+
+    /// A ticket created in [from, to): every cohort figure and its volume.
+    /// Only its events before `to` are read.
+    pub fn cohort(&mut self, t: &TicketHistory) {
+        let end = t.events.partition_point(|e| e.at < self.w.to_ms);
+        let events = &t.events[..end];
+        self.created += 1;
+        self.by_channel.add(t.channel);
+        let rules = self.book.rules_for(t.group);
+        let cal = rules.map_or(&self.always, |r| &r.calendar);
+
+        let first_reply = events
+            .iter()
+            .find(|e| e.kind == Kind::AgentReply)
+            .map(|e| e.at);
+        let first_resolved = events
+            .iter()
+            .find(|e| e.kind == Kind::Status(Status::Resolved))
+            .map(|e| e.at);
+        let agent_opened = t.channel == Channel::Agent;
+
+        // First response: agent-opened tickets have nothing to answer.
+        if !agent_opened {
+            match first_reply {
+                Some(r) => {
+                    self.fr.0.push(r - t.created_at);
+                    self.fr.1.push(cal.between(t.created_at, r));
+                }
+                None => self.fr_pending += 1,
+            }
+        }
+        if let Some(r) = first_resolved {
+            self.res.0.push(r - t.created_at);
+            self.res.1.push(cal.between(t.created_at, r));
+        }
+
+        let status = status_at(events, self.w.to_ms);
+        let finished = matches!(status, Status::Resolved | Status::Closed);
+        let replies = events.iter().filter(|e| e.kind == Kind::AgentReply).count();
+        let reopened = events.iter().any(|e| e.kind == Kind::Reopened);
+        if finished && replies >= 1 {
+            self.fcr.0 += 1;
+            let after_reply = events
+                .iter()
+                .skip_while(|e| e.kind != Kind::AgentReply)
+                .any(|e| e.kind == Kind::CustomerMessage);
+            if !reopened && replies == 1 && !after_reply {
+                self.fcr.1 += 1;
+            }
+        }
+        if first_resolved.is_some() {
+            self.reopen.0 += 1;
+            if reopened {
+                self.reopen.1 += 1;
+            }
+        }
+        self.escalation.0 += 1;
+        if events.iter().any(|e| e.kind == Kind::Escalated) {
+            self.escalation.1 += 1;
+        }
+        if finished {
+            let customer = events
+                .iter()
+                .filter(|e| e.kind == Kind::CustomerMessage)
+                .count();
+            let opening = usize::from(!agent_opened);
+            self.interactions.0 += 1;
+            self.interactions.1 += (opening + customer + replies) as u64;
+        }
+
+        if let Some(rules) = rules {
+            let target = rules.target(t.priority);
+            let history: Vec<Change> = events
+                .iter()
+                .filter_map(|e| match e.kind {
+                    Kind::Status(to) => Some(Change { at: e.at, to }),
+                    Kind::Reopened => Some(Change {
+                        at: e.at,
+                        to: Status::Open,
+                    }),
+                    _ => None,
+                })
+                .collect();
+            let asof = self.w.to_ms.min(self.w.now_ms);
+            let fr_minutes = if agent_opened {
+                None
+            } else {
+                target.first_response_minutes
+            };
+            if let Some(c) =
+                clock::first_response(cal, t.created_at, first_reply, &history, fr_minutes)
+            {
+                if c.missed(asof) {
+                    self.sla_fr.missed += 1;
+                } else if first_reply.is_some() && c.stopped == first_reply {
+                    self.sla_fr.met += 1;
+                }
+            }
+            if let Some(c) =
+                clock::resolution(cal, t.created_at, &history, target.resolution_minutes)
+            {
+                if c.missed(asof) {
+                    self.sla_res.missed += 1;
+                } else if c.stopped.is_some() {
+                    self.sla_res.met += 1;
+                }
+            }
+        }
+    }
+
+    /// A ticket that may be in the backlog during the period (any ticket
+    /// created at or before `to`; the others are simply not counted). Its
+    /// status events must all be there, from its creation.
+    pub fn backlog(&mut self, t: &TicketHistory) {
+        // Each status holds from its event (or the creation) until the next
+        // event; an active stretch [a, b) covers the day ends inside it,
+        // added as a difference array (no loop over every day per ticket).
+        let ends = &self.w.day_ends;
+        let mut mark = |a: i64, b: Option<i64>| {
+            let lo = ends.partition_point(|&(_, at)| at < a);
+            let hi = b.map_or(ends.len(), |b| ends.partition_point(|&(_, at)| at < b));
+            if lo < hi {
+                self.daily[lo] += 1;
+                self.daily[hi] -= 1;
+            }
+        };
+        let mut status = Status::New;
+        let mut since = t.created_at;
+        for e in &t.events {
+            let next = match e.kind {
+                Kind::Status(to) => to,
+                Kind::Reopened => Status::Open,
+                _ => continue,
+            };
+            let at = e.at.max(t.created_at);
+            if is_active(status) {
+                mark(since, Some(at));
+            }
+            status = next;
+            since = at;
+        }
+        if is_active(status) {
+            mark(since, None);
+        }
+        // The snapshot at `to` is the last day's end.
+        let to = self.w.to_ms;
+        if t.created_at <= to && is_active(status_at(&t.events, to)) {
+            self.backlog_open += 1;
+            let age = to - t.created_at;
+            if age < 24 * HOUR_MS {
+                self.by_age.lt_1d += 1;
+            } else if age < 72 * HOUR_MS {
+                self.by_age.d1_3 += 1;
+            } else if age < 168 * HOUR_MS {
+                self.by_age.d3_7 += 1;
+            } else {
+                self.by_age.gt_7d += 1;
+            }
+        }
+    }
+
+    /// An event of the period (`from` <= at < `to`) counted as a flow:
+    /// resolutions, surveys sent and ratings received.
+    pub fn flow(&mut self, ticket_id: i64, kind: Kind) {
+        match kind {
+            Kind::Status(Status::Resolved) => self.resolved_tickets.push(ticket_id),
+            Kind::CsatSent => self.csat_sent += 1,
+            Kind::CsatReceived(r) => self.ratings.push(r),
+            _ => {}
+        }
+    }
+
+    pub fn finish(mut self) -> Report {
+        self.resolved_tickets.sort_unstable();
+        self.resolved_tickets.dedup();
+        let responses = self.ratings.len() as u64;
+        let good = self.ratings.iter().filter(|&&r| r >= 4).count() as u64;
+        let sum: u64 = self.ratings.iter().map(|&r| u64::from(r)).sum();
+        let w = self.w;
+        Report {
+            from: w.from.format("%Y-%m-%d").to_string(),
+            to: w.to.format("%Y-%m-%d").to_string(),
+            tz: w.tz_name.clone(),
+            volume: Volume {
+                created: self.created,
+                resolved: self.resolved_tickets.len() as u64,
+                by_channel: self.by_channel,
+            },
+            first_response: FirstResponse {
+                count: self.fr.0.len() as u64,
+                pending: self.fr_pending,
+                stats: stats(&mut self.fr.0, &mut self.fr.1),
+            },
+            resolution: Resolution {
+                count: self.res.0.len() as u64,
+                stats: stats(&mut self.res.0, &mut self.res.1),
+            },
+            fcr: Rate::new(self.fcr.0, self.fcr.1),
+            backlog: Backlog {
+                at: super::rfc3339_utc(w.to_ms),
+                open: self.backlog_open,
+                by_age: self.by_age,
+                daily: w
+                    .day_ends
+                    .iter()
+                    .zip(self.daily.iter().scan(0i64, |sum, d| {
+                        *sum += d;
+                        Some(*sum)
+                    }))
+                    .map(|((d, _), open)| Day {
+                        date: d.format("%Y-%m-%d").to_string(),
+                        open: open.max(0) as u64,
+                    })
+                    .collect(),
+            },
+            reopen: Rate::new(self.reopen.0, self.reopen.1),
+            escalation: Rate::new(self.escalation.0, self.escalation.1),
+            interactions_per_ticket: (self.interactions.0 > 0)
+                .then(|| self.interactions.1 as f64 / self.interactions.0 as f64),
+            sla: Sla {
+                first_response: MetMissed::new(self.sla_fr.met, self.sla_fr.missed),
+                resolution: MetMissed::new(self.sla_res.met, self.sla_res.missed),
+            },
+            csat: Csat {
+                sent: self.csat_sent,
+                responses,
+                score: super::ratio(good, responses),
+                average: (responses > 0).then(|| sum as f64 / responses as f64),
+                response_rate: super::ratio(responses, self.csat_sent),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reports::ReportParams;
+
+    #[test]
+    fn nearest_rank_percentiles_and_lower_middle_medians() {
+        assert_eq!(nearest_rank(&[], 50), None);
+        assert_eq!(nearest_rank(&[7], 50), Some(7));
+        assert_eq!(nearest_rank(&[7], 90), Some(7));
+        // Even count: the lower middle.
+        assert_eq!(nearest_rank(&[1, 2, 3, 4], 50), Some(2));
+        assert_eq!(nearest_rank(&[1, 2, 3, 4, 5], 50), Some(3));
+        // p90 of 10 values is rank 9; of 11, rank ceil(9.9) = 10.
+        let ten: Vec<i64> = (1..=10).collect();
+        assert_eq!(nearest_rank(&ten, 90), Some(9));
+        let eleven: Vec<i64> = (1..=11).collect();
+        assert_eq!(nearest_rank(&eleven, 90), Some(10));
+        // p90 of 3 values: rank ceil(2.7) = 3.
+        assert_eq!(nearest_rank(&[1, 2, 3], 90), Some(3));
+    }
+
+    fn window(days: u32) -> (Window, i64) {
+        let from = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let p = ReportParams {
+            from,
+            to: from + chrono::Days::new(days.into()),
+            tz: chrono_tz::Tz::UTC,
+            group: None,
+            agent: None,
+            priority: None,
+            channel: None,
+        };
+        let w = Window::new(&p, i64::MAX);
+        let start = w.from_ms;
+        (w, start)
+    }
+
+    fn ticket(created_at: i64, events: Vec<Ev>) -> TicketHistory {
+        TicketHistory {
+            id: 1,
+            created_at,
+            channel: Channel::Email,
+            priority: Priority::Normal,
+            group: None,
+            assignee: None,
+            events,
+        }
+    }
+
+    fn ev(at: i64, kind: Kind) -> Ev {
+        Ev { at, kind }
+    }
+
+    #[test]
+    fn backlog_replays_status_at_each_day_end() {
+        let (w, t0) = window(3);
+        let book = Book::default();
+        let day = 24 * HOUR_MS;
+        let mut acc = Acc::new(&w, &book);
+        // Created before the period, resolved on day 2, reopened on day 3
+        // exactly at its end (at or before T counts).
+        acc.backlog(&ticket(
+            t0 - 10 * day,
+            vec![
+                ev(t0 + day + 5, Kind::Status(Status::Resolved)),
+                ev(t0 + 3 * day, Kind::Reopened),
+            ],
+        ));
+        // Created on day 2, never touched: `new` counts.
+        acc.backlog(&ticket(t0 + day + 1, vec![]));
+        // Pending counts, closed does not.
+        acc.backlog(&ticket(
+            t0,
+            vec![
+                ev(t0 + 1, Kind::Status(Status::Pending)),
+                ev(t0 + 2 * day + 1, Kind::Status(Status::Closed)),
+            ],
+        ));
+        let r = acc.finish();
+        let daily: Vec<u64> = r.backlog.daily.iter().map(|d| d.open).collect();
+        // Day 1 end: first (open) + third (pending) = 2; day 2: second +
+        // third = 2; day 3: first (reopened at T) + second = 2.
+        assert_eq!(daily, vec![2, 2, 2]);
+        assert_eq!(r.backlog.open, 2);
+        // Ages at T: first 13 days, second 2 days - 1 ms.
+        assert_eq!(r.backlog.by_age.gt_7d, 1);
+        assert_eq!(r.backlog.by_age.d1_3, 1);
+        assert_eq!(r.backlog.at, "2026-01-04T00:00:00Z");
+    }
+
+    #[test]
+    fn cohort_rules_fcr_and_pending() {
+        let (w, t0) = window(2);
+        let book = Book::default();
+        let mut acc = Acc::new(&w, &book);
+        let m = 60_000;
+        // One reply then resolved: FCR.
+        acc.cohort(&ticket(
+            t0,
+            vec![
+                ev(t0 + 10 * m, Kind::AgentReply),
+                ev(t0 + 20 * m, Kind::Status(Status::Resolved)),
+            ],
+        ));
+        // Customer wrote after the reply: not FCR.
+        acc.cohort(&ticket(
+            t0,
+            vec![
+                ev(t0 + 30 * m, Kind::AgentReply),
+                ev(t0 + 40 * m, Kind::CustomerMessage),
+                ev(t0 + 50 * m, Kind::Status(Status::Closed)),
+            ],
+        ));
+        // No reply: pending; closed without a reply is not FCR-eligible.
+        acc.cohort(&ticket(t0, vec![ev(t0 + m, Kind::Status(Status::Closed))]));
+        // A reply after `to` is not seen.
+        acc.cohort(&ticket(t0, vec![ev(w.to_ms, Kind::AgentReply)]));
+        let r = acc.finish();
+        assert_eq!(r.first_response.count, 2);
+        assert_eq!(r.first_response.pending, 2);
+        // Sorted [600 s, 1800 s]: median is the lower middle.
+        assert_eq!(r.first_response.stats.median_s, Some(600));
+        assert_eq!(r.first_response.stats.mean_s, Some(1200.0));
+        assert_eq!(r.first_response.stats.p90_s, Some(1800));
+        assert_eq!((r.fcr.eligible, r.fcr.count), (2, 1));
+        // Interactions: 1+0+1, 1+1+1, 1+0+0 over the three finished tickets.
+        assert_eq!(r.interactions_per_ticket, Some(6.0 / 3.0));
+        assert_eq!(r.resolution.count, 1);
+        assert_eq!((r.reopen.eligible, r.reopen.rate), (1, Some(0.0)));
+        assert_eq!(r.escalation.rate, Some(0.0));
+    }
+}
