@@ -75,6 +75,35 @@ pub enum DbTarget {
     Postgres(String),
 }
 
+/// A PostgreSQL URL for a server on this machine gets `sslmode=disable`
+/// unless it names an sslmode: TLS over loopback protects nothing, and
+/// libpq's OpenSSL cleanup at process exit can crash a process whose other
+/// threads still hold TLS connections (seen as SIGSEGV after every test had
+/// passed). Remote servers keep libpq's default (`prefer`).
+fn loopback_without_tls(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let host_port = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
+    let host = if host_port.starts_with('[') {
+        host_port
+            .split(']')
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('[')
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    let loopback = matches!(host, "127.0.0.1" | "localhost" | "::1");
+    if !loopback || url.contains("sslmode=") {
+        return url.to_string();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}sslmode=disable")
+}
+
 impl DbTarget {
     /// An unknown scheme is an error: a typo must never create a stray SQLite file.
     pub fn parse(url: &str) -> Result<Self, DbError> {
@@ -84,7 +113,7 @@ impl DbTarget {
             }
             Ok(DbTarget::Sqlite(PathBuf::from(path)))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(DbTarget::Postgres(url.to_string()))
+            Ok(DbTarget::Postgres(loopback_without_tls(url)))
         } else {
             let scheme = url.split("://").next().unwrap_or(url);
             Err(DbError::BadUrl(scheme.chars().take(40).collect()))
@@ -335,5 +364,34 @@ mod tests {
             DbTarget::parse("postgresql://root@127.0.0.1/test"),
             Ok(DbTarget::Postgres(_))
         ));
+    }
+
+    #[test]
+    fn loopback_postgres_goes_without_tls_unless_asked() {
+        let f = loopback_without_tls;
+        assert_eq!(
+            f("postgres://root@127.0.0.1:5432/test"),
+            "postgres://root@127.0.0.1:5432/test?sslmode=disable"
+        );
+        assert_eq!(
+            f("postgres://u:p@localhost/db?application_name=x"),
+            "postgres://u:p@localhost/db?application_name=x&sslmode=disable"
+        );
+        assert_eq!(
+            f("postgres://[::1]:5432/db"),
+            "postgres://[::1]:5432/db?sslmode=disable"
+        );
+        assert_eq!(
+            f("postgres://root@127.0.0.1/test?sslmode=require"),
+            "postgres://root@127.0.0.1/test?sslmode=require"
+        );
+        assert_eq!(
+            f("postgres://db.example.com/test"),
+            "postgres://db.example.com/test"
+        );
+        assert_eq!(
+            f("postgres://u:p%40127.0.0.1@db.example.com/x"),
+            "postgres://u:p%40127.0.0.1@db.example.com/x"
+        );
     }
 }
