@@ -44,6 +44,9 @@ const FLOW_KINDS: [&str; 3] = ["status_changed", "csat_sent", "csat_received"];
 type TicketRow = (i64, i64, i32, i32, Option<i64>, Option<i64>);
 /// An event: its ticket's created_at and id, the event code, at.
 type EventRow = (i64, i64, i32, i64);
+/// A flow event: its ticket, the event code, at, the ticket's group and
+/// assignee.
+type FlowRow = (i64, i32, i64, Option<i64>, Option<i64>);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Set {
@@ -342,19 +345,18 @@ fn pass<'a>(
 /// `flows` with each event's instant and its ticket's group and assignee,
 /// for the series.
 fn flows_detail(conn: &mut DbConn, p: &ReportParams, w: &Window, acc: &mut Acc) -> QueryResult<()> {
-    let rows: Vec<(i64, i32, i64, Option<i64>, Option<i64>)> =
-        narrow!(events::table.inner_join(tickets::table).into_boxed(), p)
-            .filter(events::kind.eq_any(FLOW_KINDS))
-            .filter(events::at.ge(w.from_ms))
-            .filter(events::at.lt(w.to_ms))
-            .select((
-                events::ticket_id,
-                sql::<Integer>(EVENT_CODE),
-                events::at,
-                tickets::group_id,
-                tickets::assignee_id,
-            ))
-            .load(conn)?;
+    let rows: Vec<FlowRow> = narrow!(events::table.inner_join(tickets::table).into_boxed(), p)
+        .filter(events::kind.eq_any(FLOW_KINDS))
+        .filter(events::at.ge(w.from_ms))
+        .filter(events::at.lt(w.to_ms))
+        .select((
+            events::ticket_id,
+            sql::<Integer>(EVENT_CODE),
+            events::at,
+            tickets::group_id,
+            tickets::assignee_id,
+        ))
+        .load(conn)?;
     for (ticket, code, at, group, assignee) in rows {
         if let Some(k) = kind_of(code) {
             acc.flow_of(ticket, k, at, group, assignee);

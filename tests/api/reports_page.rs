@@ -14,6 +14,7 @@
 //!   (FR 7200 s, missed), customer 13:00, reply 14:00, resolved 15:00
 //!   (18000 s, met). Not FCR. Survey sent 15:30, rated 2 Wed 14 09:00.
 //! - C3 Sales, nobody: web, created Wed 14 09:00, never answered.
+//!
 //! Previous cohort:
 //! - P1 Support, bob: created Mon 5 09:00, reply 09:10 (600 s), resolved
 //!   09:20 (1200 s), FCR, both targets met.
@@ -53,7 +54,6 @@ fn rating(at: &str, r: i64) -> Value {
     json!({"at": at, "type": "csat_received", "rating": r})
 }
 
-#[allow(clippy::too_many_arguments)]
 fn t(
     id: &str,
     channel: &str,
@@ -342,10 +342,7 @@ async fn downloads_need_a_manager_session() {
     // The same figures as the API.
     let (_, token) = staff(&app.db, "m2@example.com", Role::Manager, &[]);
     let api: Value = app
-        .get(
-            &format!("/api/v1/reports?from=2026-01-12&to=2026-01-19"),
-            &token,
-        )
+        .get("/api/v1/reports?from=2026-01-12&to=2026-01-19", &token)
         .await
         .json()
         .await
