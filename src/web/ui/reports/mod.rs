@@ -66,7 +66,7 @@ pub fn period_dates(period: &str, today: NaiveDate) -> Option<(NaiveDate, NaiveD
 
 /// The typed query turned into the engine's raw parameters, with the
 /// period resolved to dates; or the fields that are wrong.
-fn resolve(q: &Query) -> Result<(String, RawParams), FieldErrors> {
+fn resolve(q: &Query) -> Result<RawParams, FieldErrors> {
     let mut errors = FieldErrors::default();
     let period = nonempty(&q.period).unwrap_or("30d").to_string();
     if !PERIODS.iter().any(|(v, _)| *v == period) {
@@ -101,18 +101,15 @@ fn resolve(q: &Query) -> Result<(String, RawParams), FieldErrors> {
         ),
         None => (q.from.clone(), q.to.clone()),
     };
-    Ok((
-        period,
-        RawParams {
-            from,
-            to,
-            tz: q.tz.clone(),
-            group: q.group.clone(),
-            agent: q.agent.clone(),
-            priority: q.priority.clone(),
-            channel: q.channel.clone(),
-        },
-    ))
+    Ok(RawParams {
+        from,
+        to,
+        tz: q.tz.clone(),
+        group: q.group.clone(),
+        agent: q.agent.clone(),
+        priority: q.priority.clone(),
+        channel: q.channel.clone(),
+    })
 }
 
 /// The period of the same length immediately before `p`.
@@ -187,13 +184,11 @@ async fn show(
             let options = view::Options::load(c)?;
             let resolved = resolve(&q);
             let outcome = match &resolved {
-                Ok((_, raw)) => compute(c, raw, crate::time::now_ms())?,
+                Ok(raw) => compute(c, raw, crate::time::now_ms())?,
                 Err(e) => Err(e.clone()),
             };
-            let period = resolved
-                .as_ref()
-                .map(|(p, _)| p.clone())
-                .unwrap_or_else(|_| "30d".into());
+            // The picker keeps what was chosen, even beside another error.
+            let period = nonempty(&q.period).unwrap_or("30d").to_string();
             let status = if outcome.is_ok() {
                 StatusCode::OK
             } else {
@@ -258,7 +253,7 @@ async fn download(
 ) -> Result<HttpResponse, PageError> {
     require_manager(&staff)?;
     let out: FileOut = blocking(move || {
-        let (_, raw) = match resolve(&q) {
+        let raw = match resolve(&q) {
             Ok(r) => r,
             Err(e) => return Ok(Err(errors_text(&e))),
         };
