@@ -28,6 +28,7 @@
 
 use chrono::NaiveDate;
 
+use super::series::{Facts, Series, SeriesAcc};
 use super::{
     Backlog, ByAge, ByChannel, Csat, Day, FirstResponse, MetMissed, Rate, Report, Resolution, Sla,
     Stats, Volume,
@@ -186,6 +187,8 @@ pub struct Acc<'a> {
     daily: Vec<i64>,
     csat_sent: u64,
     ratings: Vec<u8>,
+    /// The page's breakdowns, collected only when asked for.
+    series: Option<SeriesAcc>,
 }
 
 impl<'a> Acc<'a> {
@@ -211,7 +214,15 @@ impl<'a> Acc<'a> {
             daily: vec![0; w.day_ends.len() + 1],
             csat_sent: 0,
             ratings: Vec::new(),
+            series: None,
         }
+    }
+
+    /// An `Acc` that also collects the `Series` (`finish_full`).
+    pub fn with_series(w: &'a Window, book: &'a Book) -> Acc<'a> {
+        let mut acc = Acc::new(w, book);
+        acc.series = Some(SeriesAcc::new(w));
+        acc
     }
 
     /// A ticket created in [from, to): every cohort figure and its volume.
@@ -233,11 +244,14 @@ impl<'a> Acc<'a> {
             .find(|e| e.kind == Kind::Status(Status::Resolved))
             .map(|e| e.at);
         let agent_opened = t.channel == Channel::Agent;
+        // What this ticket adds, for the totals and the series' rows.
+        let mut facts = Facts::default();
 
         // First response: agent-opened tickets have nothing to answer.
         if !agent_opened {
             match first_reply {
                 Some(r) => {
+                    facts.frt_ms = Some(r - t.created_at);
                     self.fr.0.push(r - t.created_at);
                     self.fr.1.push(cal.between(t.created_at, r));
                 }
@@ -245,6 +259,7 @@ impl<'a> Acc<'a> {
             }
         }
         if let Some(r) = first_resolved {
+            facts.resolution_ms = Some(r - t.created_at);
             self.res.0.push(r - t.created_at);
             self.res.1.push(cal.between(t.created_at, r));
         }
@@ -259,7 +274,9 @@ impl<'a> Acc<'a> {
                 .iter()
                 .skip_while(|e| e.kind != Kind::AgentReply)
                 .any(|e| e.kind == Kind::CustomerMessage);
-            if !reopened && replies == 1 && !after_reply {
+            let counts = !reopened && replies == 1 && !after_reply;
+            facts.fcr = Some(counts);
+            if counts {
                 self.fcr.1 += 1;
             }
         }
@@ -307,8 +324,10 @@ impl<'a> Acc<'a> {
             {
                 if c.missed(asof) {
                     self.sla_fr.missed += 1;
+                    facts.sla_fr = Some(false);
                 } else if first_reply.is_some() && c.stopped == first_reply {
                     self.sla_fr.met += 1;
+                    facts.sla_fr = Some(true);
                 }
             }
             if let Some(c) =
@@ -316,10 +335,15 @@ impl<'a> Acc<'a> {
             {
                 if c.missed(asof) {
                     self.sla_res.missed += 1;
+                    facts.sla_res = Some(false);
                 } else if c.stopped.is_some() {
                     self.sla_res.met += 1;
+                    facts.sla_res = Some(true);
                 }
             }
+        }
+        if let Some(s) = self.series.as_mut() {
+            s.cohort(self.w, t.created_at, t.group, t.assignee, &facts);
         }
     }
 
@@ -330,13 +354,18 @@ impl<'a> Acc<'a> {
         // Each status holds from its event (or the creation) until the next
         // event; an active stretch [a, b) covers the day ends inside it,
         // added as a difference array (no loop over every day per ticket).
-        let ends = &self.w.day_ends;
+        let w = self.w;
+        let ends = &w.day_ends;
+        let created_at = t.created_at;
         let mut mark = |a: i64, b: Option<i64>| {
             let lo = ends.partition_point(|&(_, at)| at < a);
             let hi = b.map_or(ends.len(), |b| ends.partition_point(|&(_, at)| at < b));
             if lo < hi {
                 self.daily[lo] += 1;
                 self.daily[hi] -= 1;
+                if let Some(s) = self.series.as_mut() {
+                    s.stretch(w, created_at, a, b);
+                }
             }
         };
         let mut status = Status::New;
@@ -383,6 +412,34 @@ impl<'a> Acc<'a> {
             Kind::CsatReceived(r) => self.ratings.push(r),
             _ => {}
         }
+    }
+
+    /// A flow event with what the series need: when, and the ticket's
+    /// current group and assignee.
+    pub fn flow_of(
+        &mut self,
+        ticket_id: i64,
+        kind: Kind,
+        at: i64,
+        group: Option<i64>,
+        assignee: Option<i64>,
+    ) {
+        self.flow(ticket_id, kind);
+        let w = self.w;
+        if let Some(s) = self.series.as_mut() {
+            match kind {
+                Kind::Status(Status::Resolved) => s.resolved(w, ticket_id, at, group, assignee),
+                Kind::CsatReceived(r) => s.rating(w, at, r, group, assignee),
+                _ => {}
+            }
+        }
+    }
+
+    /// The report and the series (empty unless made `with_series`).
+    pub fn finish_full(mut self) -> (Report, Series) {
+        let w = self.w;
+        let series = self.series.take().map(|s| s.finish(w)).unwrap_or_default();
+        (self.finish(), series)
     }
 
     pub fn finish(mut self) -> Report {

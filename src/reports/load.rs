@@ -18,10 +18,14 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::Integer;
 
+use std::collections::HashMap;
+
 use super::compute::{Acc, Ev, Kind, TicketHistory, Window};
+use super::series::Series;
 use super::{Report, ReportParams};
 use crate::db::schema::{events, tickets};
 use crate::db::DbConn;
+use crate::people;
 use crate::sla::policy::Book;
 use crate::tickets::{Channel, Priority, Status};
 
@@ -40,6 +44,9 @@ const FLOW_KINDS: [&str; 3] = ["status_changed", "csat_sent", "csat_received"];
 type TicketRow = (i64, i64, i32, i32, Option<i64>, Option<i64>);
 /// An event: its ticket's created_at and id, the event code, at.
 type EventRow = (i64, i64, i32, i64);
+/// A flow event: its ticket, the event code, at, the ticket's group and
+/// assignee.
+type FlowRow = (i64, i32, i64, Option<i64>, Option<i64>);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Set {
@@ -278,16 +285,82 @@ fn flows(conn: &mut DbConn, p: &ReportParams, w: &Window, acc: &mut Acc) -> Quer
 pub fn run(conn: &mut DbConn, p: &ReportParams, now: i64) -> QueryResult<Report> {
     let w = Window::new(p, now);
     let book = Book::load(conn)?;
-    let mut acc = Acc::new(&w, &book);
-    stream(conn, Set::Cohort, p, &w, |t| {
+    let acc = Acc::new(&w, &book);
+    Ok(pass(conn, p, &w, acc, false)?.finish())
+}
+
+/// The report and the page's series, from the same single pass; the rows
+/// are named from the users and groups.
+pub fn run_full(conn: &mut DbConn, p: &ReportParams, now: i64) -> QueryResult<(Report, Series)> {
+    let w = Window::new(p, now);
+    let book = Book::load(conn)?;
+    let acc = Acc::with_series(&w, &book);
+    let (report, mut series) = pass(conn, p, &w, acc, true)?.finish_full();
+    let groups: HashMap<i64, String> = people::list_groups(conn)?
+        .into_iter()
+        .map(|g| (g.id, g.name))
+        .collect();
+    for r in &mut series.groups {
+        r.name = match r.id {
+            None => "No group".into(),
+            Some(id) => groups.get(&id).cloned().unwrap_or_else(|| format!("#{id}")),
+        };
+    }
+    for r in &mut series.agents {
+        r.name = match r.id {
+            None => "Unassigned".into(),
+            Some(id) => match people::find_user(conn, id)? {
+                Some(u) => format!("{} <{}>", u.name, u.email),
+                None => format!("#{id}"),
+            },
+        };
+    }
+    Ok((report, series))
+}
+
+fn pass<'a>(
+    conn: &mut DbConn,
+    p: &ReportParams,
+    w: &Window,
+    mut acc: Acc<'a>,
+    detail: bool,
+) -> QueryResult<Acc<'a>> {
+    stream(conn, Set::Cohort, p, w, |t| {
         if t.created_at < w.to_ms {
             acc.cohort(t);
         }
         acc.backlog(t);
     })?;
     for set in [Set::OlderActive, Set::OlderTouched] {
-        stream(conn, set, p, &w, |t| acc.backlog(t))?;
+        stream(conn, set, p, w, |t| acc.backlog(t))?;
     }
-    flows(conn, p, &w, &mut acc)?;
-    Ok(acc.finish())
+    if detail {
+        flows_detail(conn, p, w, &mut acc)?;
+    } else {
+        flows(conn, p, w, &mut acc)?;
+    }
+    Ok(acc)
+}
+
+/// `flows` with each event's instant and its ticket's group and assignee,
+/// for the series.
+fn flows_detail(conn: &mut DbConn, p: &ReportParams, w: &Window, acc: &mut Acc) -> QueryResult<()> {
+    let rows: Vec<FlowRow> = narrow!(events::table.inner_join(tickets::table).into_boxed(), p)
+        .filter(events::kind.eq_any(FLOW_KINDS))
+        .filter(events::at.ge(w.from_ms))
+        .filter(events::at.lt(w.to_ms))
+        .select((
+            events::ticket_id,
+            sql::<Integer>(EVENT_CODE),
+            events::at,
+            tickets::group_id,
+            tickets::assignee_id,
+        ))
+        .load(conn)?;
+    for (ticket, code, at, group, assignee) in rows {
+        if let Some(k) = kind_of(code) {
+            acc.flow_of(ticket, k, at, group, assignee);
+        }
+    }
+    Ok(())
 }

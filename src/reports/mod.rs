@@ -12,6 +12,7 @@
 pub mod compute;
 pub mod csv;
 pub mod load;
+pub mod series;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;

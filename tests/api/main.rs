@@ -18,6 +18,7 @@ mod notifications;
 mod outbound;
 mod portal;
 mod reports;
+mod reports_page;
 mod schema;
 mod sla;
 mod sla_admin;

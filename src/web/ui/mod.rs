@@ -16,6 +16,7 @@ mod layout;
 mod login;
 mod portal;
 mod queue;
+mod reports;
 pub mod session;
 mod settings;
 mod ticket;
@@ -46,6 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(csat::routes)
             .configure(admin::routes)
             .configure(settings::routes)
+            .configure(reports::routes)
             .default_service(web::to(not_found)),
     );
 }
