@@ -388,8 +388,9 @@ fn hm(minutes: i64) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
-/// The policy for Support with its office-hours calendar, before import.
-fn support_policy(db: &Db) {
+/// The policy for Support with its office-hours calendar, before import
+/// (the reports page tests use it too).
+pub(crate) fn support_policy(db: &Db) {
     let support = db
         .write(|c| {
             people::find_or_create_group(c, "Support", 0)

@@ -31,13 +31,11 @@
 //! resolution 50 %; no CSAT ("—"); interactions 2.00.
 
 use chrono::{Datelike, Days, Utc};
-use helpdesk::db::{Db, DbError};
-use helpdesk::people;
-use helpdesk::sla::policy::{self, CalendarInput, PolicyInput};
 use helpdesk::tickets::Role;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, staff, Browser, TestApp};
+use crate::reports::support_policy;
 
 const PERIOD: &str = "period=custom&from=2026-01-12&to=2026-01-19";
 
@@ -128,49 +126,6 @@ fn fixture() -> String {
         ),
     ]
     .join("\n")
-}
-
-/// Support's office-hours policy, before import.
-fn support_policy(db: &Db) {
-    let support = db
-        .write(|c| {
-            people::find_or_create_group(c, "Support", 0)
-                .map_err(|e| DbError::Migration(e.to_string()))
-        })
-        .unwrap()
-        .0
-        .id;
-    let open = "09:00-17:00".to_string();
-    let closed = "closed".to_string();
-    let cal = CalendarInput {
-        name: "Office".into(),
-        time_zone: "UTC".into(),
-        days: [
-            open.clone(),
-            open.clone(),
-            open.clone(),
-            open.clone(),
-            open,
-            closed.clone(),
-            closed,
-        ],
-        holidays: String::new(),
-    };
-    let cal = db
-        .write(|c| policy::save_calendar(c, None, &cal, 0).map_err(DbError::from))
-        .unwrap()
-        .unwrap();
-    let input = PolicyInput {
-        name: "Support hours".into(),
-        group_id: Some(support),
-        calendar_id: Some(cal),
-        first_response: ["".into(), "1h".into(), "30m".into(), "".into()],
-        resolution: ["".into(), "8h".into(), "4h".into(), "".into()],
-        ..Default::default()
-    };
-    db.write(|c| policy::save_policy(c, None, &input, 0).map_err(DbError::from))
-        .unwrap()
-        .unwrap();
 }
 
 async fn setup() -> TestApp {
