@@ -9,19 +9,13 @@
 //!
 //! Prints the median of the runs (the machines are shared and noisy).
 
+mod common;
+use common::{env_usize, fresh_postgres, median};
+
 use std::io::{BufWriter, Write};
 
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
 use helpdesk::db::Db;
 use helpdesk::import::{import_file, Options};
-
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn iso(base: i64, offset_s: i64) -> String {
     helpdesk::time::format_ms((base + offset_s) * 1000)
@@ -57,38 +51,6 @@ fn generate(path: &std::path::Path, tickets: usize) -> std::io::Result<()> {
     out.flush()
 }
 
-fn fresh_postgres(admin_url: &str) -> (String, impl Drop) {
-    struct Dropper(String, String);
-    impl Drop for Dropper {
-        fn drop(&mut self) {
-            if let Ok(mut c) = PgConnection::establish(&self.0) {
-                let _ = c.batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                    self.1
-                ));
-            }
-        }
-    }
-    let name = format!("helpdesk_bench_{}", std::process::id());
-    let mut c = PgConnection::establish(admin_url).expect("PostgreSQL reachable");
-    c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .and_then(|_| c.batch_execute(&format!("CREATE DATABASE \"{name}\"")))
-        .expect("create bench database");
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(b, _)| b)
-        .unwrap_or(admin_url);
-    (
-        format!("{base}/{name}"),
-        Dropper(admin_url.to_string(), name),
-    )
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[(v.len() - 1) / 2]
-}
-
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing
     // useful either: run a tiny smoke version unless asked for a real one.
@@ -119,7 +81,7 @@ fn main() {
         for run in 0..runs {
             let (url, _keep_pg) = match &admin_url {
                 Some(a) => {
-                    let (u, d) = fresh_postgres(a);
+                    let (u, d) = fresh_postgres(a, "helpdesk_bench");
                     (u, Some(d))
                 }
                 None => (

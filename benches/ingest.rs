@@ -17,6 +17,9 @@
 //!
 //! `cargo test --bench ingest` runs a quick smoke version. Prints medians.
 
+mod common;
+use common::{env_usize, median};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -31,13 +34,6 @@ use helpdesk::mail::message_id::MessageIdSigner;
 use helpdesk::mail::sources::maildir;
 
 const SECRET: &str = "bench secret";
-
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The workload, generated once: the .eml files of one sequential batch.
 fn workload(dir: &Path, n: usize) -> Vec<PathBuf> {
@@ -185,11 +181,6 @@ fn maildir_pass(url: &str, files: &[PathBuf], dir: &Path) -> f64 {
         files.len()
     );
     rate
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[(v.len() - 1) / 2]
 }
 
 fn main() {

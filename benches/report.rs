@@ -10,22 +10,16 @@
 //!
 //! Prints the median of the runs (the machines are shared and noisy).
 
+mod common;
+use common::{env_usize, fresh_postgres, median};
+
 use std::io::{BufWriter, Write};
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
 use helpdesk::db::Db;
 use helpdesk::import::{import_file, Options};
 use helpdesk::reports::{report, ReportParams};
-
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn iso(base: i64, offset_s: i64) -> String {
     helpdesk::time::format_ms((base + offset_s) * 1000)
@@ -117,42 +111,6 @@ fn generate(path: &std::path::Path, tickets: usize) -> std::io::Result<()> {
     out.flush()
 }
 
-fn fresh_postgres(admin_url: &str) -> (String, impl Drop) {
-    struct Dropper(String, String);
-    impl Drop for Dropper {
-        fn drop(&mut self) {
-            // HELPDESK_BENCH_KEEP=1 leaves the database for EXPLAIN.
-            if std::env::var_os("HELPDESK_BENCH_KEEP").is_some() {
-                return;
-            }
-            if let Ok(mut c) = PgConnection::establish(&self.0) {
-                let _ = c.batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                    self.1
-                ));
-            }
-        }
-    }
-    let name = format!("helpdesk_bench_report_{}", std::process::id());
-    let mut c = PgConnection::establish(admin_url).expect("PostgreSQL reachable");
-    c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .and_then(|_| c.batch_execute(&format!("CREATE DATABASE \"{name}\"")))
-        .expect("create bench database");
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(b, _)| b)
-        .unwrap_or(admin_url);
-    (
-        format!("{base}/{name}"),
-        Dropper(admin_url.to_string(), name),
-    )
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[(v.len() - 1) / 2]
-}
-
 fn params(from: NaiveDate, to: NaiveDate) -> ReportParams {
     ReportParams {
         from,
@@ -195,7 +153,7 @@ fn main() {
     for (name, admin_url) in backends {
         let (url, _keep_pg) = match &admin_url {
             Some(a) => {
-                let (u, d) = fresh_postgres(a);
+                let (u, d) = fresh_postgres(a, "helpdesk_bench_report");
                 (u, Some(d))
             }
             None => (

@@ -13,11 +13,12 @@
 //! Prints medians (the machines are shared and noisy).
 //! HELPDESK_BENCH_SKIP_BURST=1 leaves out the (long) burst.
 
+mod common;
+use common::{env_usize, fresh_postgres, median};
+
 use std::io::{BufWriter, Write};
 use std::time::Instant;
 
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
 use helpdesk::db::{Db, DbError};
 use helpdesk::import::{import_file, Options};
 use helpdesk::sla::job;
@@ -25,13 +26,6 @@ use helpdesk::sla::policy::{self, CalendarInput, PolicyInput};
 
 /// 2026-01-05T00:00:00Z, a Monday.
 const BASE_S: i64 = 1_767_571_200;
-
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn generate(path: &std::path::Path, tickets: usize) -> std::io::Result<()> {
     let mut out = BufWriter::new(std::fs::File::create(path)?);
@@ -65,38 +59,6 @@ fn generate(path: &std::path::Path, tickets: usize) -> std::io::Result<()> {
         writeln!(out, "{line}")?;
     }
     out.flush()
-}
-
-fn fresh_postgres(admin_url: &str) -> (String, impl Drop) {
-    struct Dropper(String, String);
-    impl Drop for Dropper {
-        fn drop(&mut self) {
-            if let Ok(mut c) = PgConnection::establish(&self.0) {
-                let _ = c.batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                    self.1
-                ));
-            }
-        }
-    }
-    let name = format!("helpdesk_bench_sla_{}", std::process::id());
-    let mut c = PgConnection::establish(admin_url).expect("PostgreSQL reachable");
-    c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .and_then(|_| c.batch_execute(&format!("CREATE DATABASE \"{name}\"")))
-        .expect("create bench database");
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(b, _)| b)
-        .unwrap_or(admin_url);
-    (
-        format!("{base}/{name}"),
-        Dropper(admin_url.to_string(), name),
-    )
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[(v.len() - 1) / 2]
 }
 
 fn ms_since(t: Instant) -> f64 {
@@ -167,7 +129,7 @@ fn main() {
     for (name, admin_url) in backends {
         let (url, _keep) = match &admin_url {
             Some(a) => {
-                let (u, d) = fresh_postgres(a);
+                let (u, d) = fresh_postgres(a, "helpdesk_bench_sla");
                 (u, Some(d))
             }
             None => (

@@ -17,6 +17,9 @@
 //! HELPDESK_BENCH_SETUP_SQL runs SQL after the import (to try `ANALYZE` or
 //! an index before writing a migration).
 
+mod common;
+use common::{env_usize, fresh_postgres};
+
 use std::io::{BufWriter, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -25,7 +28,6 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection;
 use diesel::connection::{set_default_instrumentation, Instrumentation, InstrumentationEvent};
 use diesel::prelude::*;
-use diesel::PgConnection;
 use helpdesk::auth::password;
 use helpdesk::config::Config;
 use helpdesk::db::schema::tickets;
@@ -84,13 +86,6 @@ impl Instrumentation for Counter {
 
 fn counter() -> Option<Box<dyn Instrumentation>> {
     Some(Box::new(Counter::default()))
-}
-
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn iso(base: i64, offset_s: i64) -> String {
@@ -168,33 +163,6 @@ fn generate(path: &std::path::Path, tickets: usize) -> std::io::Result<()> {
         writeln!(out, "{line}")?;
     }
     out.flush()
-}
-
-fn fresh_postgres(admin_url: &str) -> (String, impl Drop) {
-    struct Dropper(String, String);
-    impl Drop for Dropper {
-        fn drop(&mut self) {
-            if let Ok(mut c) = PgConnection::establish(&self.0) {
-                let _ = c.batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                    self.1
-                ));
-            }
-        }
-    }
-    let name = format!("helpdesk_webbench_{}", std::process::id());
-    let mut c = PgConnection::establish(admin_url).expect("PostgreSQL reachable");
-    c.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .and_then(|_| c.batch_execute(&format!("CREATE DATABASE \"{name}\"")))
-        .expect("create bench database");
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(b, _)| b)
-        .unwrap_or(admin_url);
-    (
-        format!("{base}/{name}"),
-        Dropper(admin_url.to_string(), name),
-    )
 }
 
 /// The value at quantile `q` (nearest rank) of sorted samples.
@@ -459,7 +427,7 @@ fn main() {
     for (name, admin_url) in backends {
         let (url, _keep_pg) = match &admin_url {
             Some(a) => {
-                let (u, d) = fresh_postgres(a);
+                let (u, d) = fresh_postgres(a, "helpdesk_webbench");
                 if std::env::var_os("HELPDESK_BENCH_KEEP_DB").is_some() {
                     // Kept for EXPLAIN ANALYZE; dropping it is up to the caller.
                     std::mem::forget(d);
