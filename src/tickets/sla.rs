@@ -39,6 +39,16 @@ impl Stored {
             sla_next_at: t.sla_next_at,
         }
     }
+
+    fn set_on(self, t: &mut Ticket) {
+        t.sla_policy_id = self.policy_id;
+        t.first_response_due_at = self.first_response_due_at;
+        t.first_response_warn_at = self.first_response_warn_at;
+        t.resolution_due_at = self.resolution_due_at;
+        t.resolution_warn_at = self.resolution_warn_at;
+        t.resolution_remaining_ms = self.resolution_remaining_ms;
+        t.sla_next_at = self.sla_next_at;
+    }
 }
 
 /// Both clocks of a ticket under its policy.
@@ -77,10 +87,7 @@ pub fn clocks(t: &Ticket, rules: &Rules, history: &[Change]) -> Clocks {
     }
 }
 
-fn stored(t: &Ticket, rules: Option<&Rules>, c: &Clocks) -> Stored {
-    let Some(rules) = rules else {
-        return Stored::default();
-    };
+fn stored(t: &Ticket, rules: &Rules, c: &Clocks) -> Stored {
     // The job looks again at the first unrecorded breach.
     let pending_breach = |clock: Option<Clock>, recorded: Option<i64>| {
         clock
@@ -144,32 +151,39 @@ pub(crate) fn refresh_with(conn: &mut DbConn, ticket_id: i64, book: &Book) -> Qu
         .find(ticket_id)
         .select(Ticket::as_select())
         .first(conn)?;
+    refresh_row(conn, &mut t, book)?;
+    Ok(t)
+}
+
+/// `apply` with the ticket's history read here.
+fn refresh_row(conn: &mut DbConn, t: &mut Ticket, book: &Book) -> QueryResult<Option<Clocks>> {
     let h = match book.rules_for(t.group_id) {
         Some(_) => history(conn, t.id)?,
         None => Vec::new(),
     };
-    apply(conn, &mut t, &h, book)?;
-    Ok(t)
+    apply(conn, t, &h, book)
 }
 
 /// Writes the clock columns `t` should have under `book` (if they differ)
-/// and updates `t` to match.
-fn apply(conn: &mut DbConn, t: &mut Ticket, h: &[Change], book: &Book) -> QueryResult<()> {
-    let want = match book.rules_for(t.group_id) {
-        Some(r) => stored(t, Some(r), &clocks(t, r, h)),
-        None => Stored::default(),
+/// and updates `t` to match. Returns the clocks (None: no policy applies).
+fn apply(
+    conn: &mut DbConn,
+    t: &mut Ticket,
+    h: &[Change],
+    book: &Book,
+) -> QueryResult<Option<Clocks>> {
+    let (want, computed) = match book.rules_for(t.group_id) {
+        Some(r) => {
+            let c = clocks(t, r, h);
+            (stored(t, r, &c), Some(c))
+        }
+        None => (Stored::default(), None),
     };
     if want != Stored::of(t) {
         write(conn, t.id, want)?;
-        t.sla_policy_id = want.policy_id;
-        t.first_response_due_at = want.first_response_due_at;
-        t.first_response_warn_at = want.first_response_warn_at;
-        t.resolution_due_at = want.resolution_due_at;
-        t.resolution_warn_at = want.resolution_warn_at;
-        t.resolution_remaining_ms = want.resolution_remaining_ms;
-        t.sla_next_at = want.sla_next_at;
+        want.set_on(t);
     }
-    Ok(())
+    Ok(computed)
 }
 
 /// The histories of many tickets in one query, by ticket id.
@@ -319,13 +333,11 @@ pub fn breach(
     now: i64,
 ) -> Result<Breached, TicketError> {
     conn.transaction(|conn| {
-        lock(conn, ticket_id)?;
-        let t = refresh_with(conn, ticket_id, book)?;
-        let Some(rules) = t.sla_policy_id.and_then(|p| book.by_id(p)) else {
+        let mut t = lock(conn, ticket_id)?;
+        let computed = refresh_row(conn, &mut t, book)?;
+        let (Some(rules), Some(c)) = (t.sla_policy_id.and_then(|p| book.by_id(p)), computed) else {
             return Ok(Breached::default());
         };
-        let h = history(conn, t.id)?;
-        let c = clocks(&t, rules, &h);
         let mut out = Breached::default();
         for (target, clock, recorded) in [
             (
