@@ -11,7 +11,7 @@
 //! Prints the median of the runs (the machines are shared and noisy).
 
 mod common;
-use common::{env_usize, fresh_postgres, median};
+use common::{env_usize, existing_postgres, fresh_postgres, median};
 
 use std::io::{BufWriter, Write};
 use std::time::Instant;
@@ -111,6 +111,46 @@ fn generate(path: &std::path::Path, tickets: usize) -> std::io::Result<()> {
     out.flush()
 }
 
+/// Support and Billing answer in office hours (Berlin, Mon-Fri 09-17), so
+/// business times and SLA clocks cost what they do in real use; Sales and
+/// Tier 2 have no policy.
+fn office_hours(db: &Db) {
+    use helpdesk::db::DbError;
+    use helpdesk::sla::policy::{self, CalendarInput, PolicyInput};
+    let cal = CalendarInput::weekdays(
+        "Office",
+        "Europe/Berlin",
+        "09:00-17:00",
+        "2026-12-24 Christmas Eve
+2026-12-25 Christmas",
+    );
+    let cal = db
+        .write(|c| policy::save_calendar(c, None, &cal, 0).map_err(DbError::from))
+        .unwrap()
+        .unwrap();
+    for group in ["Support", "Billing"] {
+        let id = db
+            .write(|c| {
+                helpdesk::people::find_or_create_group(c, group, 0)
+                    .map_err(|e| DbError::Migration(e.to_string()))
+            })
+            .unwrap()
+            .0
+            .id;
+        let input = PolicyInput {
+            name: format!("{group} hours"),
+            group_id: Some(id),
+            calendar_id: Some(cal),
+            first_response: ["8h".into(), "1h".into(), "30m".into(), "15m".into()],
+            resolution: ["40h".into(), "8h".into(), "4h".into(), "2h".into()],
+            ..Default::default()
+        };
+        db.write(|c| policy::save_policy(c, None, &input, 0).map_err(DbError::from))
+            .unwrap()
+            .unwrap();
+    }
+}
+
 fn params(from: NaiveDate, to: NaiveDate) -> ReportParams {
     ReportParams {
         from,
@@ -150,26 +190,43 @@ fn main() {
     if let Ok(url) = std::env::var("HELPDESK_TEST_DATABASE_URL") {
         backends.push(("postgres", Some(url)));
     }
+    // HELPDESK_BENCH_REUSE=DIR keeps the SQLite file in DIR and the
+    // PostgreSQL database, and imports only into empty ones: for profiling
+    // the same data again and again.
+    let reuse = std::env::var_os("HELPDESK_BENCH_REUSE").map(std::path::PathBuf::from);
     for (name, admin_url) in backends {
-        let (url, _keep_pg) = match &admin_url {
-            Some(a) => {
+        let (url, _keep_pg) = match (&admin_url, &reuse) {
+            (Some(a), None) => {
                 let (u, d) = fresh_postgres(a, "helpdesk_bench_report");
                 (u, Some(d))
             }
-            None => (
+            (Some(a), Some(_)) => (existing_postgres(a, "helpdesk_bench_report_kept"), None),
+            (None, Some(d)) => (format!("sqlite://{}", d.join("bench.db").display()), None),
+            (None, None) => (
                 format!("sqlite://{}", dir.path().join("bench.db").display()),
                 None,
             ),
         };
         let db = Db::connect(&url).expect("bench database");
-        let opts = Options {
-            batch_size: 1000,
-            progress: false,
-            writers: None,
-        };
-        let summary = import_file(&db, &file, &opts, |n, m| panic!("line {n}: {m}")).unwrap();
-        assert_eq!(summary.imported, tickets);
-        println!("  {name}: {summary}");
+        let stored: i64 = db
+            .query(|c| {
+                use diesel::prelude::*;
+                helpdesk::db::schema::tickets::table.count().get_result(c)
+            })
+            .unwrap();
+        if stored == 0 {
+            office_hours(&db);
+            let opts = Options {
+                batch_size: 1000,
+                progress: false,
+                writers: None,
+            };
+            let summary = import_file(&db, &file, &opts, |n, m| panic!("line {n}: {m}")).unwrap();
+            assert_eq!(summary.imported, tickets);
+            println!("  {name}: {summary}");
+        } else {
+            println!("  {name}: reusing {stored} tickets");
+        }
         let now = helpdesk::time::now_ms();
         for (label, p) in &periods {
             let mut times = Vec::new();

@@ -66,21 +66,13 @@ fn ms_since(t: Instant) -> f64 {
 }
 
 fn save_policy(db: &Db) {
-    let day = "08:00-12:00, 13:00-18:00".to_string();
-    let cal = CalendarInput {
-        name: "Office".into(),
-        time_zone: "Europe/Berlin".into(),
-        days: [
-            day.clone(),
-            day.clone(),
-            day.clone(),
-            day.clone(),
-            day,
-            "closed".into(),
-            "closed".into(),
-        ],
-        holidays: "2026-01-06 Epiphany\n2026-04-03 Good Friday".into(),
-    };
+    let cal = CalendarInput::weekdays(
+        "Office",
+        "Europe/Berlin",
+        "08:00-12:00, 13:00-18:00",
+        "2026-01-06 Epiphany
+2026-04-03 Good Friday",
+    );
     let cal = db
         .write(|c| policy::save_calendar(c, None, &cal, 0).map_err(DbError::from))
         .unwrap()

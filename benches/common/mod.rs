@@ -54,3 +54,15 @@ pub fn fresh_postgres(admin_url: &str, prefix: &str) -> (String, PgDropper) {
         PgDropper(admin_url.to_string(), name),
     )
 }
+
+/// The PostgreSQL database `name` beside the one `admin_url` names,
+/// created if missing and kept: its URL.
+pub fn existing_postgres(admin_url: &str, name: &str) -> String {
+    let mut c = PgConnection::establish(admin_url).expect("PostgreSQL reachable");
+    let _ = c.batch_execute(&format!("CREATE DATABASE \"{name}\""));
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(admin_url);
+    format!("{base}/{name}")
+}

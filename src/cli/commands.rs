@@ -95,6 +95,12 @@ pub fn serve(config: Config) -> Result<(), Failure> {
         .map_err(|e| Failure::new(super::EX_CONFIG, e))?;
     let sla_job = crate::sla::job::spawn(db.clone(), stop.clone())
         .map_err(|e| Failure::new(EX_SOFTWARE, format!("cannot start the SLA job: {e}")))?;
+    let facts_job = crate::reports::facts::spawn(db.clone(), stop.clone()).map_err(|e| {
+        Failure::new(
+            EX_SOFTWARE,
+            format!("cannot start the report facts job: {e}"),
+        )
+    })?;
     // Surveys off: scheduled ones wait (and are dropped once older than a
     // link's lifetime when surveys are on again); sent links keep working.
     let csat_job = if config.csat_enabled {
@@ -137,6 +143,7 @@ pub fn serve(config: Config) -> Result<(), Failure> {
         let _ = s.join();
     }
     let _ = sla_job.join();
+    let _ = facts_job.join();
     if let Some(j) = csat_job {
         let _ = j.join();
     }

@@ -338,7 +338,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ticket_facts (ticket_id) {
+        ticket_id -> BigInt,
+        gen -> BigInt,
+        dirty -> Bool,
+        book -> BigInt,
+        created_at -> BigInt,
+        channel -> Integer,
+        priority -> Integer,
+        group_id -> Nullable<BigInt>,
+        assignee_id -> Nullable<BigInt>,
+        last_at -> BigInt,
+        status -> Integer,
+        first_reply_at -> Nullable<BigInt>,
+        first_resolved_at -> Nullable<BigInt>,
+        replies -> Integer,
+        customer_messages -> Integer,
+        flags -> Integer,
+        fr_business_ms -> Nullable<BigInt>,
+        res_business_ms -> Nullable<BigInt>,
+        sla_fr -> Integer,
+        sla_fr_due -> Nullable<BigInt>,
+        sla_fr_stopped -> Nullable<BigInt>,
+        sla_res -> Integer,
+        sla_res_due -> Nullable<BigInt>,
+        sla_res_stopped -> Nullable<BigInt>,
+        settled_at -> Nullable<BigInt>,
+        stretches -> Text,
+        resolutions -> Text,
+    }
+}
+
 diesel::joinable!(notification_prefs -> users (user_id));
+diesel::joinable!(ticket_facts -> tickets (ticket_id));
 diesel::joinable!(csat_surveys -> tickets (ticket_id));
 diesel::joinable!(csat_surveys -> customers (customer_id));
 diesel::joinable!(sla_targets -> sla_policies (policy_id));
@@ -383,6 +416,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sla_policies,
     sla_targets,
     csat_surveys,
+    ticket_facts,
 );
 
 /// Every table the migrations create, for the schema comparison test.
@@ -414,4 +448,5 @@ pub const TABLES: &[&str] = &[
     "sla_policies",
     "sla_targets",
     "csat_surveys",
+    "ticket_facts",
 ];

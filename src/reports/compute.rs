@@ -158,6 +158,196 @@ fn is_active(s: Status) -> bool {
     matches!(s, Status::New | Status::Open | Status::Pending)
 }
 
+/// An active stretch of a ticket: from (inclusive) until (exclusive), or
+/// still active.
+pub type Stretch = (i64, Option<i64>);
+
+/// A ticket's active stretches from its status events (all of them, from
+/// its creation): each status holds from its event (or the creation) until
+/// the next one. Empty stretches are left out.
+pub fn stretches(created_at: i64, events: &[Ev]) -> Vec<Stretch> {
+    let mut out = Vec::new();
+    let mut status = Status::New;
+    let mut since = created_at;
+    for e in events {
+        let next = match e.kind {
+            Kind::Status(to) => to,
+            Kind::Reopened => Status::Open,
+            _ => continue,
+        };
+        let at = e.at.max(created_at);
+        if is_active(status) && since < at {
+            out.push((since, Some(at)));
+        }
+        status = next;
+        since = at;
+    }
+    if is_active(status) {
+        out.push((since, None));
+    }
+    out
+}
+
+/// When the ticket was resolved (each `status_changed` to resolved).
+pub fn resolved_ats(events: &[Ev]) -> Vec<i64> {
+    events
+        .iter()
+        .filter(|e| e.kind == Kind::Status(Status::Resolved))
+        .map(|e| e.at)
+        .collect()
+}
+
+/// The columns of a ticket the figures group and filter by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TicketRef {
+    pub id: i64,
+    pub created_at: i64,
+    pub channel: Channel,
+    pub priority: Priority,
+    pub group: Option<i64>,
+    pub assignee: Option<i64>,
+}
+
+impl TicketHistory {
+    pub fn ticket(&self) -> TicketRef {
+        TicketRef {
+            id: self.id,
+            created_at: self.created_at,
+            channel: self.channel,
+            priority: self.priority,
+            group: self.group,
+            assignee: self.assignee,
+        }
+    }
+}
+
+/// How an SLA clock stands at the end of the history it was computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockEnd {
+    pub due: Option<i64>,
+    pub stopped: Option<i64>,
+    /// Counts as met unless missed: the first reply stopped the
+    /// first-response clock; any stop for the resolution clock.
+    pub met_if_on_time: bool,
+}
+
+impl ClockEnd {
+    fn of(c: clock::Clock, met_if_on_time: bool) -> ClockEnd {
+        ClockEnd {
+            due: c.due,
+            stopped: c.stopped,
+            met_if_on_time,
+        }
+    }
+
+    /// Met (true), missed (false) or not counted yet, as seen at `asof`.
+    pub fn outcome(&self, asof: i64) -> Option<bool> {
+        let c = clock::Clock {
+            due: self.due,
+            stopped: self.stopped,
+            ..Default::default()
+        };
+        if c.missed(asof) {
+            Some(false)
+        } else if self.met_if_on_time {
+            Some(true)
+        } else {
+            None
+        }
+    }
+}
+
+/// What a cohort ticket's history (its events before the period's end)
+/// says, independent of the period: `Acc::cohort_facts` turns it into
+/// figures. Stored per ticket in `ticket_facts` (computed over the whole
+/// history, usable for any period ending after its last event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CohortFacts {
+    pub first_reply: Option<i64>,
+    pub first_resolved: Option<i64>,
+    /// Resolved or closed after the last event.
+    pub finished: bool,
+    pub replies: u32,
+    pub customer_messages: u32,
+    pub reopened: bool,
+    pub escalated: bool,
+    /// A customer message came after the first agent reply.
+    pub customer_after_reply: bool,
+    /// Business ms to the first reply (not for agent-opened tickets) and to
+    /// the first resolution, in the calendar of the ticket's SLA policy.
+    pub fr_business: Option<i64>,
+    pub res_business: Option<i64>,
+    pub sla_fr: Option<ClockEnd>,
+    pub sla_res: Option<ClockEnd>,
+}
+
+impl CohortFacts {
+    /// From `events` (the ticket's, in history order, possibly cut short).
+    pub fn of(t: &TicketHistory, events: &[Ev], book: &Book) -> CohortFacts {
+        let rules = book.rules_for(t.group);
+        let cal = rules.map_or(Calendar::always_shared(), |r| &r.calendar);
+        let agent_opened = t.channel == Channel::Agent;
+        let first_reply = events
+            .iter()
+            .find(|e| e.kind == Kind::AgentReply)
+            .map(|e| e.at);
+        let first_resolved = events
+            .iter()
+            .find(|e| e.kind == Kind::Status(Status::Resolved))
+            .map(|e| e.at);
+        let count = |k: Kind| events.iter().filter(|e| e.kind == k).count() as u32;
+        let mut f = CohortFacts {
+            first_reply,
+            first_resolved,
+            finished: matches!(
+                status_at(events, i64::MAX),
+                Status::Resolved | Status::Closed
+            ),
+            replies: count(Kind::AgentReply),
+            customer_messages: count(Kind::CustomerMessage),
+            reopened: events.iter().any(|e| e.kind == Kind::Reopened),
+            escalated: events.iter().any(|e| e.kind == Kind::Escalated),
+            customer_after_reply: events
+                .iter()
+                .skip_while(|e| e.kind != Kind::AgentReply)
+                .any(|e| e.kind == Kind::CustomerMessage),
+            fr_business: first_reply
+                .filter(|_| !agent_opened)
+                .map(|r| cal.between(t.created_at, r)),
+            res_business: first_resolved.map(|r| cal.between(t.created_at, r)),
+            sla_fr: None,
+            sla_res: None,
+        };
+        if let Some(rules) = rules {
+            let target = rules.target(t.priority);
+            let history: Vec<Change> = events
+                .iter()
+                .filter_map(|e| match e.kind {
+                    Kind::Status(to) => Some(Change { at: e.at, to }),
+                    Kind::Reopened => Some(Change {
+                        at: e.at,
+                        to: Status::Open,
+                    }),
+                    _ => None,
+                })
+                .collect();
+            let fr_minutes = if agent_opened {
+                None
+            } else {
+                target.first_response_minutes
+            };
+            f.sla_fr = clock::first_response(cal, t.created_at, first_reply, &history, fr_minutes)
+                .map(|c| {
+                    let by_reply = first_reply.is_some() && c.stopped == first_reply;
+                    ClockEnd::of(c, by_reply)
+                });
+            f.sla_res = clock::resolution(cal, t.created_at, &history, target.resolution_minutes)
+                .map(|c| ClockEnd::of(c, c.stopped.is_some()));
+        }
+        f
+    }
+}
+
 #[derive(Debug, Default)]
 struct Counter {
     met: u64,
@@ -168,7 +358,6 @@ struct Counter {
 pub struct Acc<'a> {
     w: &'a Window,
     book: &'a Book,
-    always: Calendar,
     created: u64,
     by_channel: ByChannel,
     resolved_tickets: Vec<i64>,
@@ -196,7 +385,6 @@ impl<'a> Acc<'a> {
         Acc {
             w,
             book,
-            always: Calendar::always(),
             created: 0,
             by_channel: ByChannel::default(),
             resolved_tickets: Vec::new(),
@@ -229,117 +417,72 @@ impl<'a> Acc<'a> {
     /// Only its events before `to` are read.
     pub fn cohort(&mut self, t: &TicketHistory) {
         let end = t.events.partition_point(|e| e.at < self.w.to_ms);
-        let events = &t.events[..end];
+        let f = CohortFacts::of(t, &t.events[..end], self.book);
+        self.cohort_facts(&t.ticket(), &f);
+    }
+
+    /// A cohort ticket from what its history says (`CohortFacts::of` over
+    /// its events before `to`, here or stored in `ticket_facts`).
+    pub fn cohort_facts(&mut self, t: &TicketRef, f: &CohortFacts) {
         self.created += 1;
         self.by_channel.add(t.channel);
-        let rules = self.book.rules_for(t.group);
-        let cal = rules.map_or(&self.always, |r| &r.calendar);
-
-        let first_reply = events
-            .iter()
-            .find(|e| e.kind == Kind::AgentReply)
-            .map(|e| e.at);
-        let first_resolved = events
-            .iter()
-            .find(|e| e.kind == Kind::Status(Status::Resolved))
-            .map(|e| e.at);
         let agent_opened = t.channel == Channel::Agent;
         // What this ticket adds, for the totals and the series' rows.
         let mut facts = Facts::default();
 
         // First response: agent-opened tickets have nothing to answer.
         if !agent_opened {
-            match first_reply {
-                Some(r) => {
+            match (f.first_reply, f.fr_business) {
+                (Some(r), Some(b)) => {
                     facts.frt_ms = Some(r - t.created_at);
                     self.fr.0.push(r - t.created_at);
-                    self.fr.1.push(cal.between(t.created_at, r));
+                    self.fr.1.push(b);
                 }
-                None => self.fr_pending += 1,
+                _ => self.fr_pending += 1,
             }
         }
-        if let Some(r) = first_resolved {
+        if let (Some(r), Some(b)) = (f.first_resolved, f.res_business) {
             facts.resolution_ms = Some(r - t.created_at);
             self.res.0.push(r - t.created_at);
-            self.res.1.push(cal.between(t.created_at, r));
+            self.res.1.push(b);
         }
 
-        let status = status_at(events, self.w.to_ms);
-        let finished = matches!(status, Status::Resolved | Status::Closed);
-        let replies = events.iter().filter(|e| e.kind == Kind::AgentReply).count();
-        let reopened = events.iter().any(|e| e.kind == Kind::Reopened);
-        if finished && replies >= 1 {
+        let replies = u64::from(f.replies);
+        if f.finished && replies >= 1 {
             self.fcr.0 += 1;
-            let after_reply = events
-                .iter()
-                .skip_while(|e| e.kind != Kind::AgentReply)
-                .any(|e| e.kind == Kind::CustomerMessage);
-            let counts = !reopened && replies == 1 && !after_reply;
+            let counts = !f.reopened && replies == 1 && !f.customer_after_reply;
             facts.fcr = Some(counts);
             if counts {
                 self.fcr.1 += 1;
             }
         }
-        if first_resolved.is_some() {
+        if f.first_resolved.is_some() {
             self.reopen.0 += 1;
-            if reopened {
+            if f.reopened {
                 self.reopen.1 += 1;
             }
         }
         self.escalation.0 += 1;
-        if events.iter().any(|e| e.kind == Kind::Escalated) {
+        if f.escalated {
             self.escalation.1 += 1;
         }
-        if finished {
-            let customer = events
-                .iter()
-                .filter(|e| e.kind == Kind::CustomerMessage)
-                .count();
-            let opening = usize::from(!agent_opened);
+        if f.finished {
+            let opening = u64::from(!agent_opened);
             self.interactions.0 += 1;
-            self.interactions.1 += (opening + customer + replies) as u64;
+            self.interactions.1 += opening + u64::from(f.customer_messages) + replies;
         }
 
-        if let Some(rules) = rules {
-            let target = rules.target(t.priority);
-            let history: Vec<Change> = events
-                .iter()
-                .filter_map(|e| match e.kind {
-                    Kind::Status(to) => Some(Change { at: e.at, to }),
-                    Kind::Reopened => Some(Change {
-                        at: e.at,
-                        to: Status::Open,
-                    }),
-                    _ => None,
-                })
-                .collect();
-            let asof = self.w.to_ms.min(self.w.now_ms);
-            let fr_minutes = if agent_opened {
-                None
-            } else {
-                target.first_response_minutes
-            };
-            if let Some(c) =
-                clock::first_response(cal, t.created_at, first_reply, &history, fr_minutes)
-            {
-                if c.missed(asof) {
-                    self.sla_fr.missed += 1;
-                    facts.sla_fr = Some(false);
-                } else if first_reply.is_some() && c.stopped == first_reply {
-                    self.sla_fr.met += 1;
-                    facts.sla_fr = Some(true);
-                }
-            }
-            if let Some(c) =
-                clock::resolution(cal, t.created_at, &history, target.resolution_minutes)
-            {
-                if c.missed(asof) {
-                    self.sla_res.missed += 1;
-                    facts.sla_res = Some(false);
-                } else if c.stopped.is_some() {
-                    self.sla_res.met += 1;
-                    facts.sla_res = Some(true);
-                }
+        let asof = self.w.to_ms.min(self.w.now_ms);
+        facts.sla_fr = f.sla_fr.and_then(|c| c.outcome(asof));
+        facts.sla_res = f.sla_res.and_then(|c| c.outcome(asof));
+        for (outcome, counter) in [
+            (facts.sla_fr, &mut self.sla_fr),
+            (facts.sla_res, &mut self.sla_res),
+        ] {
+            match outcome {
+                Some(true) => counter.met += 1,
+                Some(false) => counter.missed += 1,
+                None => {}
             }
         }
         if let Some(s) = self.series.as_mut() {
@@ -351,13 +494,18 @@ impl<'a> Acc<'a> {
     /// created at or before `to`; the others are simply not counted). Its
     /// status events must all be there, from its creation.
     pub fn backlog(&mut self, t: &TicketHistory) {
-        // Each status holds from its event (or the creation) until the next
-        // event; an active stretch [a, b) covers the day ends inside it,
-        // added as a difference array (no loop over every day per ticket).
+        self.backlog_stretches(t.created_at, &stretches(t.created_at, &t.events));
+    }
+
+    /// `backlog` from the ticket's active stretches (`stretches`).
+    pub fn backlog_stretches(&mut self, created_at: i64, stretches: &[Stretch]) {
+        // An active stretch [a, b) covers the day ends inside it, added as a
+        // difference array (no loop over every day per ticket).
         let w = self.w;
         let ends = &w.day_ends;
-        let created_at = t.created_at;
-        let mut mark = |a: i64, b: Option<i64>| {
+        let to = w.to_ms;
+        let mut active_at_to = false;
+        for &(a, b) in stretches {
             let lo = ends.partition_point(|&(_, at)| at < a);
             let hi = b.map_or(ends.len(), |b| ends.partition_point(|&(_, at)| at < b));
             if lo < hi {
@@ -367,30 +515,12 @@ impl<'a> Acc<'a> {
                     s.stretch(w, created_at, a, b);
                 }
             }
-        };
-        let mut status = Status::New;
-        let mut since = t.created_at;
-        for e in &t.events {
-            let next = match e.kind {
-                Kind::Status(to) => to,
-                Kind::Reopened => Status::Open,
-                _ => continue,
-            };
-            let at = e.at.max(t.created_at);
-            if is_active(status) {
-                mark(since, Some(at));
-            }
-            status = next;
-            since = at;
-        }
-        if is_active(status) {
-            mark(since, None);
+            active_at_to |= a <= to && b.is_none_or(|b| to < b);
         }
         // The snapshot at `to` is the last day's end.
-        let to = self.w.to_ms;
-        if t.created_at <= to && is_active(status_at(&t.events, to)) {
+        if created_at <= to && active_at_to {
             self.backlog_open += 1;
-            let age = to - t.created_at;
+            let age = to - created_at;
             if age < 24 * HOUR_MS {
                 self.by_age.lt_1d += 1;
             } else if age < 72 * HOUR_MS {
@@ -399,6 +529,22 @@ impl<'a> Acc<'a> {
                 self.by_age.d3_7 += 1;
             } else {
                 self.by_age.gt_7d += 1;
+            }
+        }
+    }
+
+    /// A ticket's resolutions (`resolved_ats`): those in the period count
+    /// for the volume, the ticket once.
+    pub fn resolutions(&mut self, t: &TicketRef, ats: &[i64]) {
+        for &at in ats {
+            if at >= self.w.from_ms && at < self.w.to_ms {
+                self.flow_of(
+                    t.id,
+                    Kind::Status(Status::Resolved),
+                    at,
+                    t.group,
+                    t.assignee,
+                );
             }
         }
     }

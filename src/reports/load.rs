@@ -1,18 +1,16 @@
 //! The queries that feed `compute`, on both backends.
 //!
-//! Three ticket sets, each read with two queries (the tickets, then their
-//! events streamed in the same order and merged), so nothing is loaded per
-//! ticket and no id list is sent back:
-//! - the cohort: created in [from, to] (`tickets_created`); a ticket created
-//!   exactly at `to` is only in the backlog at `to`;
-//! - older tickets still active now (`tickets_status_updated`);
-//! - older tickets no longer active that changed status after `from`
-//!   (`events_kind_at`). An older ticket in neither set was inactive at
-//!   `from` and has not changed since, so it is in no backlog of the period.
-//!   These two use the current status column only to choose candidates; the
-//!   status at each instant is replayed from the events.
+//! Tickets come from their stored facts (`facts`, one row each): those
+//! created in [from, to] (`ticket_facts_created`; a ticket created exactly
+//! at `to` is only in the backlog at `to`) and older ones that may be active
+//! during the period or resolved in it: still active, or settled after
+//! `from` (`ticket_facts_settled`). The facts give the period's resolutions
+//! too. A row the report cannot use (dirty, made
+//! with another SLA book, or with events at or after `to` for the cohort)
+//! has its ticket's events read instead, in batches of ids, with the same
+//! rules, so the figures never depend on whether the facts job has caught up.
 //!
-//! Then the period's resolutions and surveys (`events_kind_at`).
+//! Then the period's surveys and ratings (`events_kind_at`).
 
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -20,10 +18,13 @@ use diesel::sql_types::Integer;
 
 use std::collections::HashMap;
 
-use super::compute::{Acc, Ev, Kind, TicketHistory, Window};
+use diesel::connection::DefaultLoadingMode;
+
+use super::compute::{resolved_ats, Acc, Ev, Kind, Stretch, TicketHistory, Window};
+use super::facts::{self, FactsRow};
 use super::series::Series;
 use super::{Report, ReportParams};
-use crate::db::schema::{events, tickets};
+use crate::db::schema::{events, ticket_facts, tickets};
 use crate::db::DbConn;
 use crate::people;
 use crate::sla::policy::Book;
@@ -36,24 +37,15 @@ const COHORT_KINDS: [&str; 5] = [
     "reopened",
     "escalated",
 ];
-const STATUS_KINDS: [&str; 2] = ["status_changed", "reopened"];
-const ACTIVE: [&str; 3] = ["new", "open", "pending"];
-const FLOW_KINDS: [&str; 3] = ["status_changed", "csat_sent", "csat_received"];
+const FLOW_KINDS: [&str; 2] = ["csat_sent", "csat_received"];
 
 /// A ticket: id, created_at, channel and priority codes, group, assignee.
 type TicketRow = (i64, i64, i32, i32, Option<i64>, Option<i64>);
-/// An event: its ticket's created_at and id, the event code, at.
-type EventRow = (i64, i64, i32, i64);
+/// An event: its ticket, the event code, at.
+type EventRow = (i64, i32, i64);
 /// A flow event: its ticket, the event code, at, the ticket's group and
 /// assignee.
 type FlowRow = (i64, i32, i64, Option<i64>, Option<i64>);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Set {
-    Cohort,
-    OlderActive,
-    OlderTouched,
-}
 
 /// Narrows a query on `tickets` by the report's filters.
 macro_rules! narrow {
@@ -75,30 +67,27 @@ macro_rules! narrow {
     }};
 }
 
-/// Restricts a boxed query on `tickets` to one set.
-macro_rules! in_set {
-    ($q:expr, $set:expr, $w:expr) => {{
-        // The candidate subquery reads `events` beside a joined one.
-        let later = diesel::alias!(events as later_events);
-        match $set {
-            Set::Cohort => $q
-                .filter(tickets::created_at.ge($w.from_ms))
-                .filter(tickets::created_at.le($w.to_ms)),
-            Set::OlderActive => $q
-                .filter(tickets::created_at.lt($w.from_ms))
-                .filter(tickets::status.eq_any(ACTIVE)),
-            Set::OlderTouched => $q
-                .filter(tickets::created_at.lt($w.from_ms))
-                .filter(tickets::status.ne_all(ACTIVE))
-                .filter(
-                    tickets::id.eq_any(
-                        later
-                            .filter(later.field(events::kind).eq_any(STATUS_KINDS))
-                            .filter(later.field(events::at).gt($w.from_ms))
-                            .select(later.field(events::ticket_id)),
-                    ),
-                ),
+/// Narrows a query on `ticket_facts` by the report's filters; dirty rows
+/// always pass, since their copied columns may be out of date (their
+/// tickets are read and filtered instead).
+macro_rules! narrow_facts {
+    ($q:expr, $p:expr) => {{
+        let mut q = $q;
+        if let Some(g) = $p.group {
+            q = q.filter(ticket_facts::group_id.eq(g).or(ticket_facts::dirty));
         }
+        if let Some(a) = $p.agent {
+            q = q.filter(ticket_facts::assignee_id.eq(a).or(ticket_facts::dirty));
+        }
+        if let Some(pr) = $p.priority {
+            let code = facts::code_of(Priority::ALL, &pr);
+            q = q.filter(ticket_facts::priority.eq(code).or(ticket_facts::dirty));
+        }
+        if let Some(c) = $p.channel {
+            let code = facts::code_of(Channel::ALL, &c);
+            q = q.filter(ticket_facts::channel.eq(code).or(ticket_facts::dirty));
+        }
+        q
     }};
 }
 
@@ -148,27 +137,22 @@ fn priority_of(code: i32) -> Priority {
         .unwrap_or(Priority::Normal)
 }
 
-/// Streams one set's tickets with their events to `each`, ticket by ticket:
+/// The tickets `ids` (narrowed by `p`'s filters, if given) with their
+/// events up to `upto` (inclusive) to `each`, ticket by ticket in id order:
 /// the tickets first, then their events in the same order, merged.
-fn stream(
+pub(super) fn histories(
     conn: &mut DbConn,
-    set: Set,
-    p: &ReportParams,
-    w: &Window,
+    ids: &[i64],
+    p: Option<&ReportParams>,
+    upto: i64,
     mut each: impl FnMut(&TicketHistory),
 ) -> QueryResult<()> {
-    let kinds: &[&str] = match set {
-        Set::Cohort => &COHORT_KINDS,
-        Set::OlderActive | Set::OlderTouched => &STATUS_KINDS,
-    };
-    let cohort = set == Set::Cohort;
-    let q = in_set!(narrow!(tickets::table.into_boxed(), p), set, w);
-    let q = if cohort {
-        q.order((tickets::created_at, tickets::id))
-    } else {
-        q.order(tickets::id)
-    };
+    let mut q = tickets::table.filter(tickets::id.eq_any(ids)).into_boxed();
+    if let Some(p) = p {
+        q = narrow!(q, p);
+    }
     let rows: Vec<TicketRow> = q
+        .order(tickets::id)
         .select((
             tickets::id,
             tickets::created_at,
@@ -181,78 +165,42 @@ fn stream(
     if rows.is_empty() {
         return Ok(());
     }
-    let key = |created_at: i64, id: i64| if cohort { (created_at, id) } else { (0, id) };
-
-    let q = events::table.inner_join(tickets::table).into_boxed();
-    let q = in_set!(narrow!(q, p), set, w)
-        .filter(events::kind.eq_any(kinds))
-        .filter(events::at.le(w.to_ms));
-    // A ticket's events come at or after its creation, so the cohort's are
-    // all in [from, to]. On PostgreSQL the bound lets the planner read only
-    // the period's events (`events_kind_at`) instead of scanning them all;
-    // SQLite already walks `tickets_created` then `events_ticket` in order.
-    let q = if cohort && matches!(conn, DbConn::Postgres(_)) {
-        q.filter(events::at.ge(w.from_ms))
-    } else {
-        q
-    };
-    let q = if cohort {
-        q.order((tickets::created_at, tickets::id, events::at, events::id))
-    } else {
-        q.order((tickets::id, events::at, events::id))
-    };
-    let q = q.select((
-        tickets::created_at,
-        tickets::id,
-        sql::<Integer>(EVENT_CODE),
-        events::at,
-    ));
-    let mut tickets_left = rows.into_iter();
-    let mut current: Option<TicketHistory> = None;
-    let open = |r: TicketRow| TicketHistory {
-        id: r.0,
-        created_at: r.1,
-        channel: channel_of(r.2),
-        priority: priority_of(r.3),
-        group: r.4,
-        assignee: r.5,
-        events: Vec::new(),
-    };
-    for row in q.load_iter::<EventRow, diesel::connection::DefaultLoadingMode>(conn)? {
-        let (created_at, ticket_id, code, at) = row?;
-        let want = key(created_at, ticket_id);
-        // Finish the tickets before this event's (those without events too).
-        loop {
-            match &current {
-                Some(t) if key(t.created_at, t.id) >= want => break,
-                _ => {}
+    let wanted: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let events: Vec<EventRow> = events::table
+        .filter(events::ticket_id.eq_any(&wanted))
+        .filter(events::kind.eq_any(COHORT_KINDS))
+        .filter(events::at.le(upto))
+        .order((events::ticket_id, events::at, events::id))
+        .select((events::ticket_id, sql::<Integer>(EVENT_CODE), events::at))
+        .load(conn)?;
+    let mut events = events.into_iter().peekable();
+    for r in rows {
+        let mut t = TicketHistory {
+            id: r.0,
+            created_at: r.1,
+            channel: channel_of(r.2),
+            priority: priority_of(r.3),
+            group: r.4,
+            assignee: r.5,
+            events: Vec::new(),
+        };
+        while let Some(&(ticket, code, at)) = events.peek() {
+            if ticket > t.id {
+                break;
             }
-            if let Some(t) = current.take() {
-                each(&t);
-            }
-            match tickets_left.next() {
-                Some(r) => current = Some(open(r)),
-                None => break,
+            events.next();
+            if ticket == t.id {
+                if let Some(kind) = kind_of(code) {
+                    t.events.push(Ev { at, kind });
+                }
             }
         }
-        // An event whose ticket is not in the list (it changed between the
-        // two queries) is skipped.
-        if let Some(t) = current.as_mut().filter(|t| key(t.created_at, t.id) == want) {
-            if let Some(kind) = kind_of(code) {
-                t.events.push(Ev { at, kind });
-            }
-        }
-    }
-    if let Some(t) = current.take() {
         each(&t);
-    }
-    for r in tickets_left {
-        each(&open(r));
     }
     Ok(())
 }
 
-/// The period's resolutions, surveys and ratings. Joined to their ticket
+/// The period's surveys and ratings. Joined to their ticket
 /// only when a filter needs its columns.
 fn flows(conn: &mut DbConn, p: &ReportParams, w: &Window, acc: &mut Acc) -> QueryResult<()> {
     let unfiltered =
@@ -286,7 +234,7 @@ pub fn run(conn: &mut DbConn, p: &ReportParams, now: i64) -> QueryResult<Report>
     let w = Window::new(p, now);
     let book = Book::load(conn)?;
     let acc = Acc::new(&w, &book);
-    Ok(pass(conn, p, &w, acc, false)?.finish())
+    Ok(pass(conn, p, &w, acc, book.fingerprint(), false)?.finish())
 }
 
 /// The report and the page's series, from the same single pass; the rows
@@ -295,7 +243,7 @@ pub fn run_full(conn: &mut DbConn, p: &ReportParams, now: i64) -> QueryResult<(R
     let w = Window::new(p, now);
     let book = Book::load(conn)?;
     let acc = Acc::with_series(&w, &book);
-    let (report, mut series) = pass(conn, p, &w, acc, true)?.finish_full();
+    let (report, mut series) = pass(conn, p, &w, acc, book.fingerprint(), true)?.finish_full();
     let groups: HashMap<i64, String> = people::list_groups(conn)?
         .into_iter()
         .map(|g| (g.id, g.name))
@@ -323,16 +271,79 @@ fn pass<'a>(
     p: &ReportParams,
     w: &Window,
     mut acc: Acc<'a>,
+    fingerprint: i64,
     detail: bool,
 ) -> QueryResult<Acc<'a>> {
-    stream(conn, Set::Cohort, p, w, |t| {
-        if t.created_at < w.to_ms {
-            acc.cohort(t);
+    // Tickets whose events are read instead: for every figure (dirty rows),
+    // or for the cohort's only (the backlog needs no book and no cut).
+    let mut slow_all: Vec<i64> = Vec::new();
+    let mut slow_cohort: Vec<i64> = Vec::new();
+    let mut buf: Vec<Stretch> = Vec::new();
+    let mut ats: Vec<i64> = Vec::new();
+
+    let q = narrow_facts!(ticket_facts::table.into_boxed(), p)
+        .filter(ticket_facts::created_at.ge(w.from_ms))
+        .filter(ticket_facts::created_at.le(w.to_ms))
+        .select(FactsRow::as_select());
+    for row in q.load_iter::<FactsRow, DefaultLoadingMode>(conn)? {
+        let row = row?;
+        let decoded = facts::decode_stretches(row.created_at, &row.stretches, &mut buf)
+            .and_then(|_| facts::decode_instants(row.created_at, &row.resolutions, &mut ats));
+        if row.dirty || decoded.is_none() {
+            slow_all.push(row.ticket_id);
+            continue;
         }
-        acc.backlog(t);
-    })?;
-    for set in [Set::OlderActive, Set::OlderTouched] {
-        stream(conn, set, p, w, |t| acc.backlog(t))?;
+        let ticket = row.ticket();
+        acc.backlog_stretches(row.created_at, &buf);
+        acc.resolutions(&ticket, &ats);
+        if row.created_at < w.to_ms {
+            if row.book == fingerprint && row.last_at < w.to_ms {
+                acc.cohort_facts(&ticket, &row.cohort_facts());
+            } else {
+                slow_cohort.push(row.ticket_id);
+            }
+        }
+    }
+
+    // Older tickets: still active, settled after `from`, or dirty.
+    for older in [Older::Active, Older::Settled, Older::Dirty] {
+        let q = narrow_facts!(ticket_facts::table.into_boxed(), p)
+            .filter(ticket_facts::created_at.lt(w.from_ms));
+        let q = match older {
+            Older::Active => q.filter(ticket_facts::settled_at.is_null()),
+            Older::Settled => q.filter(ticket_facts::settled_at.ge(w.from_ms)),
+            Older::Dirty => q.filter(ticket_facts::dirty),
+        };
+        let q = q.select(FactsRow::as_select());
+        for row in q.load_iter::<FactsRow, DefaultLoadingMode>(conn)? {
+            let row = row?;
+            let decoded = facts::decode_stretches(row.created_at, &row.stretches, &mut buf)
+                .and_then(|_| facts::decode_instants(row.created_at, &row.resolutions, &mut ats));
+            if row.dirty {
+                // Counted once, from the query that asks for them.
+                if older == Older::Dirty {
+                    slow_all.push(row.ticket_id);
+                }
+            } else if decoded.is_some() {
+                acc.backlog_stretches(row.created_at, &buf);
+                acc.resolutions(&row.ticket(), &ats);
+            } else {
+                slow_all.push(row.ticket_id);
+            }
+        }
+    }
+
+    for chunk in slow_all.chunks(facts::BATCH) {
+        histories(conn, chunk, Some(p), w.to_ms, |t| {
+            if t.created_at >= w.from_ms && t.created_at < w.to_ms {
+                acc.cohort(t);
+            }
+            acc.backlog(t);
+            acc.resolutions(&t.ticket(), &resolved_ats(&t.events));
+        })?;
+    }
+    for chunk in slow_cohort.chunks(facts::BATCH) {
+        histories(conn, chunk, Some(p), w.to_ms, |t| acc.cohort(t))?;
     }
     if detail {
         flows_detail(conn, p, w, &mut acc)?;
@@ -340,6 +351,13 @@ fn pass<'a>(
         flows(conn, p, w, &mut acc)?;
     }
     Ok(acc)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Older {
+    Active,
+    Settled,
+    Dirty,
 }
 
 /// `flows` with each event's instant and its ticket's group and assignee,

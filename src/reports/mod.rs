@@ -11,6 +11,7 @@
 
 pub mod compute;
 pub mod csv;
+pub mod facts;
 pub mod load;
 pub mod series;
 

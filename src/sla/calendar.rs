@@ -76,6 +76,12 @@ impl Calendar {
         )
     }
 
+    /// `always()`, shared: for work over many tickets without a policy.
+    pub fn always_shared() -> &'static Calendar {
+        static ALWAYS: std::sync::OnceLock<Calendar> = std::sync::OnceLock::new();
+        ALWAYS.get_or_init(Calendar::always)
+    }
+
     /// Validates: `tz` is an IANA name; each interval has start < end <= 1440; a
     /// day's intervals are sorted and don't overlap (adjacent is fine); the week has
     /// some open time. Errors are sentences naming the day and interval.

@@ -172,6 +172,21 @@ impl Book {
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
+
+    /// Changes whenever anything the clocks and business times depend on
+    /// changes (which policy a group gets, its targets, its calendar), so
+    /// values computed with an older book can be told apart (stored report
+    /// facts). SHA-256, so it is the same across builds.
+    pub fn fingerprint(&self) -> i64 {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for r in &self.rules {
+            let what = (r.policy.id, r.policy.group_id, r.targets, &r.calendar);
+            h.update(format!("{what:?};").as_bytes());
+        }
+        let d = h.finalize();
+        i64::from_le_bytes(d[..8].try_into().unwrap_or_default())
+    }
 }
 
 /// The calendar of the ticket's policy (reports measure business time with it).
@@ -212,6 +227,18 @@ pub struct CalendarInput {
     pub time_zone: String,
     pub days: [String; 7],
     pub holidays: String,
+}
+
+impl CalendarInput {
+    /// Monday to Friday `hours`, closed at weekends (the usual office).
+    pub fn weekdays(name: &str, time_zone: &str, hours: &str, holidays: &str) -> CalendarInput {
+        CalendarInput {
+            name: name.into(),
+            time_zone: time_zone.into(),
+            days: std::array::from_fn(|d| if d < 5 { hours } else { "closed" }.to_string()),
+            holidays: holidays.into(),
+        }
+    }
 }
 
 /// What is wrong, per form field (`name`, `time_zone`, `day0`..`day6`, `holidays`, `hours`).

@@ -603,6 +603,10 @@ pub fn write_tickets(
         })
         .collect();
     bulk_insert!(conn, participants::table, &parts, 5000);
+    // The reports' facts of the new tickets, from what was just written.
+    let new_ids: Vec<i64> = ticket_ids.values().copied().collect();
+    let book = crate::sla::policy::Book::load(conn)?;
+    crate::reports::facts::insert_new(conn, &new_ids, &book)?;
     result.imported = todo.len();
     Ok(result)
 }

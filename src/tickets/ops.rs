@@ -196,8 +196,9 @@ pub(super) fn record(
             to_value: spec.to,
             data: spec.data.to_string(),
         })
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn)?;
+    // The reports' copy of this ticket's history is now out of date.
+    crate::reports::facts::mark_dirty(conn, ticket_id)
 }
 
 /// Moves the ticket to `to`, recording `status_changed` or `reopened`.

@@ -13,6 +13,7 @@ use std::process::Command;
 
 use helpdesk::db::{Db, DbError};
 use helpdesk::people;
+use helpdesk::reports::{RawParams, ReportParams};
 use helpdesk::sla::policy::{self, CalendarInput, PolicyInput};
 use helpdesk::tickets::Role;
 use serde_json::{json, Value};
@@ -399,22 +400,7 @@ pub(crate) fn support_policy(db: &Db) {
         .unwrap()
         .0
         .id;
-    let open = "09:00-17:00".to_string();
-    let closed = "closed".to_string();
-    let cal = CalendarInput {
-        name: "Office".into(),
-        time_zone: "UTC".into(),
-        days: [
-            open.clone(),
-            open.clone(),
-            open.clone(),
-            open.clone(),
-            open,
-            closed.clone(),
-            closed,
-        ],
-        holidays: String::new(),
-    };
+    let cal = CalendarInput::weekdays("Office", "UTC", "09:00-17:00", "");
     let cal = db
         .write(|c| policy::save_calendar(c, None, &cal, 0).map_err(DbError::from))
         .unwrap()
@@ -827,5 +813,150 @@ async fn bad_requests_and_roles() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    app.stop().await;
+}
+
+/// Every figure of the report and of the page's series for `queries`, as
+/// text to compare.
+fn figures(db: &Db, queries: &[RawParams], now: i64) -> Vec<String> {
+    queries
+        .iter()
+        .map(|raw| {
+            db.query(|c| {
+                let p = ReportParams::parse(c, raw).expect("valid parameters");
+                let (report, series) = helpdesk::reports::load::run_full(c, &p, now)?;
+                Ok(format!(
+                    "{}\n{series:?}",
+                    serde_json::to_string(&report).unwrap()
+                ))
+            })
+            .unwrap()
+        })
+        .collect()
+}
+
+fn raw(from: &str, to: &str, extra: &[(&str, &str)]) -> RawParams {
+    let mut r = RawParams {
+        from: Some(from.into()),
+        to: Some(to.into()),
+        ..Default::default()
+    };
+    for &(k, v) in extra {
+        let v = Some(v.to_string());
+        match k {
+            "tz" => r.tz = v,
+            "group" => r.group = v,
+            "agent" => r.agent = v,
+            "priority" => r.priority = v,
+            "channel" => r.channel = v,
+            _ => unreachable!("{k}"),
+        }
+    }
+    r
+}
+
+fn dirty_rows(db: &Db) -> i64 {
+    use diesel::prelude::*;
+    use helpdesk::db::schema::ticket_facts;
+    db.query(|c| {
+        ticket_facts::table
+            .filter(ticket_facts::dirty)
+            .count()
+            .get_result(c)
+    })
+    .unwrap()
+}
+
+/// The stored per-ticket facts give exactly the figures the events give:
+/// after import (clean rows), with every row dirty (events replayed), after
+/// the job recomputed them, after an SLA calendar change (rows of the old
+/// book are replayed until recomputed), and for tickets changed live.
+#[tokio::test]
+async fn stored_facts_and_replayed_events_agree() {
+    use diesel::prelude::*;
+    use helpdesk::db::schema::ticket_facts;
+    use helpdesk::reports::facts;
+
+    let app = spawn_app().await;
+    support_policy(&app.db);
+    import(&app.db);
+    assert_eq!(dirty_rows(&app.db), 0, "import writes clean rows");
+    let now = helpdesk::time::parse_rfc3339("2026-01-07T12:00:00Z").unwrap();
+    let queries = [
+        raw("2026-01-05", "2026-01-08", &[]),
+        raw("2026-01-05", "2026-01-08", &[("tz", "Europe/Berlin")]),
+        raw("2026-01-05", "2026-01-08", &[("group", "Support")]),
+        raw("2026-01-05", "2026-01-08", &[("agent", "bob@example.com")]),
+        raw("2026-01-05", "2026-01-08", &[("priority", "high")]),
+        raw("2026-01-05", "2026-01-08", &[("channel", "web")]),
+        // Periods that cut histories short, and one after every event.
+        raw("2026-01-06", "2026-01-07", &[]),
+        raw("2026-01-04", "2026-01-06", &[("group", "Support")]),
+        raw("2025-12-01", "2026-03-01", &[]),
+    ];
+    let from_events = |db: &Db| {
+        db.write(|c| {
+            diesel::update(ticket_facts::table)
+                .set(ticket_facts::dirty.eq(true))
+                .execute(c)
+                .map_err(DbError::from)
+        })
+        .unwrap();
+        figures(db, &queries, now)
+    };
+    let stored = figures(&app.db, &queries, now);
+    assert_eq!(from_events(&app.db), stored);
+    assert!(facts::refresh_all(&app.db).unwrap() >= 35);
+    assert_eq!(dirty_rows(&app.db), 0);
+    assert_eq!(figures(&app.db, &queries, now), stored);
+    // The expected figures still hold (the facts path, not only agreement).
+    let first: Value = serde_json::from_str(stored[0].lines().next().unwrap()).unwrap();
+    same("report", &first, &expected_utc());
+
+    // Another calendar for Support: rows of the old book are replayed with
+    // the new one until the job has caught up, then read again.
+    let cal_id: i64 = app
+        .db
+        .query(|c| {
+            helpdesk::db::schema::calendars::table
+                .select(helpdesk::db::schema::calendars::id)
+                .first(c)
+        })
+        .unwrap();
+    let cal = CalendarInput::weekdays("Office", "UTC", "08:00-12:00", "");
+    app.db
+        .write(|c| policy::save_calendar(c, Some(cal_id), &cal, 1).map_err(DbError::from))
+        .unwrap()
+        .unwrap();
+    let replayed = figures(&app.db, &queries, now);
+    assert_ne!(replayed, stored, "business times depend on the calendar");
+    assert!(facts::refresh_all(&app.db).unwrap() >= 35);
+    assert_eq!(figures(&app.db, &queries, now), replayed);
+    assert_eq!(from_events(&app.db), replayed);
+
+    // Live changes mark their ticket dirty; the report sees them at once.
+    facts::refresh_all(&app.db).unwrap();
+    let id = app.create_ticket("Live one", Some("Sales")).await;
+    let (status, j) = app
+        .post_json(&format!("/api/v1/tickets/{id}/resolve"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{j}");
+    assert_eq!(dirty_rows(&app.db), 1);
+    let today = chrono::Utc::now().date_naive();
+    let live = [raw(
+        &(today - chrono::Days::new(1)).to_string(),
+        &(today + chrono::Days::new(1)).to_string(),
+        &[],
+    )];
+    let real_now = helpdesk::time::now_ms();
+    let before = figures(&app.db, &live, real_now);
+    assert!(
+        before[0].contains("\"created\":1,\"resolved\":1"),
+        "{}",
+        before[0]
+    );
+    facts::refresh_all(&app.db).unwrap();
+    assert_eq!(dirty_rows(&app.db), 0);
+    assert_eq!(figures(&app.db, &live, real_now), before);
     app.stop().await;
 }

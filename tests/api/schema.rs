@@ -108,6 +108,7 @@ fn schema_rs() -> BTreeMap<String, Vec<String>> {
         sla_policies,
         sla_targets,
         csat_surveys,
+        ticket_facts,
     );
     assert_eq!(
         rendered.len(),

@@ -299,22 +299,12 @@ fn pending_pauses_the_resolution_clock_and_the_first_reply_stops_the_other() {
 #[test]
 fn business_hours_holidays_and_time_zones_shape_due_times() {
     let (db, _g) = test_db();
-    let weekday = "09:00-17:00".to_string();
-    let closed = "closed".to_string();
-    let input = CalendarInput {
-        name: "Berlin office".into(),
-        time_zone: "Europe/Berlin".into(),
-        days: [
-            weekday.clone(),
-            weekday.clone(),
-            weekday.clone(),
-            weekday.clone(),
-            weekday.clone(),
-            closed.clone(),
-            closed,
-        ],
-        holidays: "2026-01-12 Company day".into(),
-    };
+    let input = CalendarInput::weekdays(
+        "Berlin office",
+        "Europe/Berlin",
+        "09:00-17:00",
+        "2026-01-12 Company day",
+    );
     let cal = db
         .write(|c| policy::save_calendar(c, None, &input, T0).map_err(DbError::from))
         .unwrap()
