@@ -54,6 +54,31 @@ pub enum Kind {
     CsatReceived(u8),
 }
 
+impl Kind {
+    /// From an event's stored kind and `to_value`, as `load` reads them.
+    pub fn from_stored(kind: &str, to: Option<&str>) -> Option<Kind> {
+        Some(match kind {
+            "customer_message" => Kind::CustomerMessage,
+            "agent_reply" => Kind::AgentReply,
+            "reopened" => Kind::Reopened,
+            "escalated" => Kind::Escalated,
+            "csat_sent" => Kind::CsatSent,
+            "status_changed" => Kind::Status(to?.parse().ok()?),
+            "csat_received" => match to?.parse::<u8>().ok()? {
+                r @ 1..=5 => Kind::CsatReceived(r),
+                _ => return None,
+            },
+            _ => return None,
+        })
+    }
+
+    /// Read with a ticket's history (the cohort and backlog rules); the
+    /// surveys only count as flows.
+    pub fn in_history(self) -> bool {
+        !matches!(self, Kind::CsatSent | Kind::CsatReceived(_))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ev {
     pub at: i64,

@@ -15,7 +15,7 @@
 //!
 //! Reports read the events of any row they cannot use (`load`), so figures
 //! never depend on whether the job has caught up. Import computes the rows
-//! of the tickets it writes in the same transaction.
+//! of the tickets it writes from what it writes, in the same transaction.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,19 +23,22 @@ use std::sync::Arc;
 use diesel::prelude::*;
 
 use super::compute::{
-    resolved_ats, stretches, ClockEnd, CohortFacts, Stretch, TicketHistory, TicketRef,
+    resolved_ats, status_at, stretches, ClockEnd, CohortFacts, Stretch, TicketHistory, TicketRef,
 };
 use crate::db::schema::ticket_facts;
 use crate::db::{Db, DbConn, DbError};
 use crate::sla::policy::Book;
 use crate::tickets::{Channel, Priority, Status};
 
-const REOPENED: i32 = 1;
-const ESCALATED: i32 = 2;
-const CUSTOMER_AFTER_REPLY: i32 = 4;
-
 /// How many rows one refresh transaction recomputes.
 pub const BATCH: usize = 500;
+
+/// The format of `summary`; a row in another one is read from its events.
+const VERSION: u8 = 1;
+const REOPENED: u64 = 1;
+const ESCALATED: u64 = 2;
+const CUSTOMER_AFTER_REPLY: u64 = 4;
+const FINISHED: u64 = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(
@@ -53,24 +56,21 @@ pub struct FactsRow {
     pub priority: i32,
     pub group_id: Option<i64>,
     pub assignee_id: Option<i64>,
-    pub last_at: i64,
-    pub status: i32,
-    pub first_reply_at: Option<i64>,
-    pub first_resolved_at: Option<i64>,
-    pub replies: i32,
-    pub customer_messages: i32,
-    pub flags: i32,
-    pub fr_business_ms: Option<i64>,
-    pub res_business_ms: Option<i64>,
-    pub sla_fr: i32,
-    pub sla_fr_due: Option<i64>,
-    pub sla_fr_stopped: Option<i64>,
-    pub sla_res: i32,
-    pub sla_res_due: Option<i64>,
-    pub sla_res_stopped: Option<i64>,
     pub settled_at: Option<i64>,
-    pub stretches: String,
-    pub resolutions: String,
+    pub summary: Vec<u8>,
+}
+
+/// A row's `summary`, decoded: everything the report needs of the ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub ticket: TicketRef,
+    /// The book fingerprint the business times and clocks were computed with.
+    pub book: i64,
+    /// The last event the facts saw (or the creation).
+    pub last_at: i64,
+    pub facts: CohortFacts,
+    pub stretches: Vec<Stretch>,
+    pub resolutions: Vec<i64>,
 }
 
 /// The position of `x` in a text enum's `ALL` list (the stored code).
@@ -78,64 +78,195 @@ pub fn code_of<T: PartialEq>(all: &[T], x: &T) -> i32 {
     all.iter().position(|a| a == x).unwrap_or(0) as i32
 }
 
-fn from_code<T: Copy>(all: &[T], code: i32, fallback: T) -> T {
-    usize::try_from(code)
-        .ok()
-        .and_then(|i| all.get(i))
-        .copied()
-        .unwrap_or(fallback)
+fn from_code<T: Copy>(all: &[T], code: u64) -> Option<T> {
+    usize::try_from(code).ok().and_then(|i| all.get(i)).copied()
 }
 
 /// 0: no clock; 1: a clock; 2: a clock that counts as met unless missed.
-fn clock_code(c: Option<ClockEnd>) -> (i32, Option<i64>, Option<i64>) {
-    match c {
-        None => (0, None, None),
-        Some(c) => (1 + i32::from(c.met_if_on_time), c.due, c.stopped),
-    }
+fn clock_code(c: &Option<ClockEnd>) -> u64 {
+    c.map_or(0, |c| 1 + u64::from(c.met_if_on_time))
 }
 
-fn clock_of(code: i32, due: Option<i64>, stopped: Option<i64>) -> Option<ClockEnd> {
-    (code != 0).then_some(ClockEnd {
-        due,
-        stopped,
-        met_if_on_time: code == 2,
-    })
+/// LEB128 varints, zigzag for signed values; times as offsets from the
+/// creation, so most fit in two to four bytes.
+struct Writer(Vec<u8>);
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
 }
 
-/// Stretches as offsets from the creation, `a-b` or `a-` (still active),
-/// comma-separated: short text both backends store alike.
-pub fn encode_stretches(created_at: i64, s: &[Stretch]) -> String {
-    let mut out = String::new();
-    for (i, &(a, b)) in s.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+impl Writer {
+    fn u(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.0.push((v as u8) | 0x80);
+            v >>= 7;
         }
-        out.push_str(&(a - created_at).to_string());
-        out.push('-');
-        if let Some(b) = b {
-            out.push_str(&(b - created_at).to_string());
-        }
+        self.0.push(v as u8);
     }
-    out
+    fn i(&mut self, v: i64) {
+        self.u(zigzag(v));
+    }
+    /// 0 for none, else the zigzag value + 1.
+    fn opt(&mut self, v: Option<i64>) {
+        self.u(v.map_or(0, |v| zigzag(v).saturating_add(1)));
+    }
 }
 
-/// The inverse of `encode_stretches`; `None` for text it did not write.
-pub fn decode_stretches(created_at: i64, text: &str, out: &mut Vec<Stretch>) -> Option<()> {
-    out.clear();
-    if text.is_empty() {
-        return Some(());
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn u(&mut self) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&b, rest) = self.0.split_first()?;
+            self.0 = rest;
+            v |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Some(v);
+            }
+        }
+        None
     }
-    for part in text.split(',') {
-        let (a, b) = part.split_once('-')?;
-        let a = created_at + a.parse::<i64>().ok()?;
-        let b = if b.is_empty() {
-            None
-        } else {
-            Some(created_at + b.parse::<i64>().ok()?)
+    fn i(&mut self) -> Option<i64> {
+        let z = self.u()?;
+        Some(((z >> 1) as i64) ^ -((z & 1) as i64))
+    }
+    fn opt(&mut self) -> Option<Option<i64>> {
+        match self.u()? {
+            0 => Some(None),
+            z => {
+                let z = z - 1;
+                Some(Some(((z >> 1) as i64) ^ -((z & 1) as i64)))
+            }
+        }
+    }
+    fn count(&mut self) -> Option<usize> {
+        // A count can never exceed the bytes left (each item takes one).
+        usize::try_from(self.u()?)
+            .ok()
+            .filter(|&n| n <= self.0.len())
+    }
+}
+
+impl Summary {
+    pub fn encode(&self) -> Vec<u8> {
+        let c = self.ticket.created_at;
+        let off = |v: Option<i64>| v.map(|v| v - c);
+        let f = &self.facts;
+        let mut w = Writer(Vec::with_capacity(48));
+        w.0.push(VERSION);
+        w.i(c);
+        w.i(self.book);
+        w.i(self.last_at - c);
+        w.u(code_of(Channel::ALL, &self.ticket.channel) as u64);
+        w.u(code_of(Priority::ALL, &self.ticket.priority) as u64);
+        w.opt(self.ticket.group);
+        w.opt(self.ticket.assignee);
+        w.opt(off(f.first_reply));
+        w.opt(off(f.first_resolved));
+        w.u(u64::from(f.replies));
+        w.u(u64::from(f.customer_messages));
+        let bit = |on: bool, b: u64| if on { b } else { 0 };
+        w.u(bit(f.reopened, REOPENED)
+            | bit(f.escalated, ESCALATED)
+            | bit(f.customer_after_reply, CUSTOMER_AFTER_REPLY)
+            | bit(f.finished, FINISHED));
+        w.opt(f.fr_business);
+        w.opt(f.res_business);
+        for clock in [&f.sla_fr, &f.sla_res] {
+            w.u(clock_code(clock));
+            if let Some(k) = clock {
+                w.opt(off(k.due));
+                w.opt(off(k.stopped));
+            }
+        }
+        w.u(self.stretches.len() as u64);
+        for &(a, b) in &self.stretches {
+            w.i(a - c);
+            w.opt(off(b));
+        }
+        w.u(self.resolutions.len() as u64);
+        for &r in &self.resolutions {
+            w.i(r - c);
+        }
+        w.0
+    }
+
+    /// The summary of ticket `id`; `None` for bytes `encode` did not write
+    /// (the row is then read from its events).
+    pub fn decode(id: i64, bytes: &[u8]) -> Option<Summary> {
+        let (&version, rest) = bytes.split_first()?;
+        if version != VERSION {
+            return None;
+        }
+        let mut r = Reader(rest);
+        let c = r.i()?;
+        let at = |v: Option<i64>| v.map(|v| v + c);
+        let book = r.i()?;
+        let last_at = r.i()? + c;
+        let channel = from_code(Channel::ALL, r.u()?)?;
+        let priority = from_code(Priority::ALL, r.u()?)?;
+        let ticket = TicketRef {
+            id,
+            created_at: c,
+            channel,
+            priority,
+            group: r.opt()?,
+            assignee: r.opt()?,
         };
-        out.push((a, b));
+        let first_reply = at(r.opt()?);
+        let first_resolved = at(r.opt()?);
+        let replies = u32::try_from(r.u()?).ok()?;
+        let customer_messages = u32::try_from(r.u()?).ok()?;
+        let flags = r.u()?;
+        let fr_business = r.opt()?;
+        let res_business = r.opt()?;
+        let mut clocks = [None, None];
+        for clock in &mut clocks {
+            let code = r.u()?;
+            if code != 0 {
+                *clock = Some(ClockEnd {
+                    due: at(r.opt()?),
+                    stopped: at(r.opt()?),
+                    met_if_on_time: code == 2,
+                });
+            }
+        }
+        let n = r.count()?;
+        let mut stretches = Vec::with_capacity(n);
+        for _ in 0..n {
+            stretches.push((r.i()? + c, at(r.opt()?)));
+        }
+        let n = r.count()?;
+        let mut resolutions = Vec::with_capacity(n);
+        for _ in 0..n {
+            resolutions.push(r.i()? + c);
+        }
+        if !r.0.is_empty() {
+            return None;
+        }
+        Some(Summary {
+            ticket,
+            book,
+            last_at,
+            facts: CohortFacts {
+                first_reply,
+                first_resolved,
+                finished: flags & FINISHED != 0,
+                replies,
+                customer_messages,
+                reopened: flags & REOPENED != 0,
+                escalated: flags & ESCALATED != 0,
+                customer_after_reply: flags & CUSTOMER_AFTER_REPLY != 0,
+                fr_business,
+                res_business,
+                sla_fr: clocks[0],
+                sla_res: clocks[1],
+            },
+            stretches,
+            resolutions,
+        })
     }
-    Some(())
 }
 
 /// After this instant the ticket is never active and never resolved, so
@@ -148,41 +279,26 @@ fn settled_at(created_at: i64, st: &[Stretch], resolved: &[i64]) -> Option<i64> 
     Some(resolved.iter().copied().fold(active_until, i64::max))
 }
 
-/// Instants as offsets from the creation, comma-separated.
-pub fn encode_instants(created_at: i64, ats: &[i64]) -> String {
-    let parts: Vec<String> = ats.iter().map(|a| (a - created_at).to_string()).collect();
-    parts.join(",")
-}
-
-/// The inverse of `encode_instants`; `None` for text it did not write.
-pub fn decode_instants(created_at: i64, text: &str, out: &mut Vec<i64>) -> Option<()> {
-    out.clear();
-    if text.is_empty() {
-        return Some(());
-    }
-    for part in text.split(',') {
-        out.push(created_at + part.parse::<i64>().ok()?);
-    }
-    Some(())
-}
-
 impl FactsRow {
     /// A clean row from the ticket's whole history (all the events `load`
-    /// reads for a cohort, in history order).
+    /// reads for it, in history order).
     pub fn of(t: &TicketHistory, book: &Book, fingerprint: i64) -> FactsRow {
-        let f = CohortFacts::of(t, &t.events, book);
-        let st = stretches(t.created_at, &t.events);
-        let resolved = resolved_ats(&t.events);
-        let status = super::compute::status_at(&t.events, i64::MAX);
-        let (sla_fr, sla_fr_due, sla_fr_stopped) = clock_code(f.sla_fr);
-        let (sla_res, sla_res_due, sla_res_stopped) = clock_code(f.sla_res);
-        let flags = if f.reopened { REOPENED } else { 0 }
-            | if f.escalated { ESCALATED } else { 0 }
-            | if f.customer_after_reply {
-                CUSTOMER_AFTER_REPLY
-            } else {
-                0
-            };
+        let facts = CohortFacts::of(t, &t.events, book);
+        debug_assert_eq!(
+            facts.finished,
+            matches!(
+                status_at(&t.events, i64::MAX),
+                Status::Resolved | Status::Closed
+            )
+        );
+        let summary = Summary {
+            ticket: t.ticket(),
+            book: fingerprint,
+            last_at: t.events.iter().map(|e| e.at).max().unwrap_or(t.created_at),
+            facts,
+            stretches: stretches(t.created_at, &t.events),
+            resolutions: resolved_ats(&t.events),
+        };
         FactsRow {
             ticket_id: t.id,
             gen: 0,
@@ -193,53 +309,8 @@ impl FactsRow {
             priority: code_of(Priority::ALL, &t.priority),
             group_id: t.group,
             assignee_id: t.assignee,
-            last_at: t.events.iter().map(|e| e.at).max().unwrap_or(t.created_at),
-            status: code_of(Status::ALL, &status),
-            first_reply_at: f.first_reply,
-            first_resolved_at: f.first_resolved,
-            replies: f.replies as i32,
-            customer_messages: f.customer_messages as i32,
-            flags,
-            fr_business_ms: f.fr_business,
-            res_business_ms: f.res_business,
-            sla_fr,
-            sla_fr_due,
-            sla_fr_stopped,
-            sla_res,
-            sla_res_due,
-            sla_res_stopped,
-            settled_at: settled_at(t.created_at, &st, &resolved),
-            stretches: encode_stretches(t.created_at, &st),
-            resolutions: encode_instants(t.created_at, &resolved),
-        }
-    }
-
-    pub fn ticket(&self) -> TicketRef {
-        TicketRef {
-            id: self.ticket_id,
-            created_at: self.created_at,
-            channel: from_code(Channel::ALL, self.channel, Channel::Email),
-            priority: from_code(Priority::ALL, self.priority, Priority::Normal),
-            group: self.group_id,
-            assignee: self.assignee_id,
-        }
-    }
-
-    pub fn cohort_facts(&self) -> CohortFacts {
-        let status = from_code(Status::ALL, self.status, Status::New);
-        CohortFacts {
-            first_reply: self.first_reply_at,
-            first_resolved: self.first_resolved_at,
-            finished: matches!(status, Status::Resolved | Status::Closed),
-            replies: self.replies.max(0) as u32,
-            customer_messages: self.customer_messages.max(0) as u32,
-            reopened: self.flags & REOPENED != 0,
-            escalated: self.flags & ESCALATED != 0,
-            customer_after_reply: self.flags & CUSTOMER_AFTER_REPLY != 0,
-            fr_business: self.fr_business_ms,
-            res_business: self.res_business_ms,
-            sla_fr: clock_of(self.sla_fr, self.sla_fr_due, self.sla_fr_stopped),
-            sla_res: clock_of(self.sla_res, self.sla_res_due, self.sla_res_stopped),
+            settled_at: settled_at(t.created_at, &summary.stretches, &summary.resolutions),
+            summary: summary.encode(),
         }
     }
 }
@@ -270,17 +341,16 @@ pub fn compute(conn: &mut DbConn, ids: &[i64], book: &Book) -> QueryResult<Vec<F
     Ok(rows)
 }
 
-/// Writes the rows of tickets that have none yet (import, in the
-/// transaction that wrote them).
-pub fn insert_new(conn: &mut DbConn, ids: &[i64], book: &Book) -> QueryResult<()> {
-    let rows = compute(conn, ids, book)?;
+/// Writes rows of tickets that have none yet (import, in the transaction
+/// that wrote the tickets).
+pub fn insert_rows(conn: &mut DbConn, rows: &[FactsRow]) -> QueryResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
     match conn {
         DbConn::Postgres(pg) => {
             diesel::copy_from(ticket_facts::table)
-                .from_insertable(&rows)
+                .from_insertable(rows)
                 .execute(pg)?;
         }
         DbConn::Sqlite(lite) => {
@@ -417,25 +487,75 @@ pub fn spawn(db: Db, stop: Arc<AtomicBool>) -> std::io::Result<std::thread::Join
 mod tests {
     use super::*;
 
+    fn sample() -> Summary {
+        let c = 1_767_225_600_000;
+        Summary {
+            ticket: TicketRef {
+                id: 7,
+                created_at: c,
+                channel: Channel::Agent,
+                priority: Priority::Urgent,
+                group: Some(3),
+                assignee: None,
+            },
+            book: -5_000_000_000_123,
+            last_at: c + 90_000,
+            facts: CohortFacts {
+                first_reply: Some(c + 1_800_000),
+                first_resolved: None,
+                finished: true,
+                replies: 2,
+                customer_messages: 300,
+                reopened: true,
+                escalated: false,
+                customer_after_reply: true,
+                fr_business: Some(0),
+                res_business: None,
+                sla_fr: Some(ClockEnd {
+                    due: Some(c + 3_600_000),
+                    stopped: Some(c + 1_800_000),
+                    met_if_on_time: true,
+                }),
+                sla_res: Some(ClockEnd {
+                    due: None,
+                    stopped: None,
+                    met_if_on_time: false,
+                }),
+            },
+            // An event before the creation (imported history) gives a
+            // negative offset.
+            stretches: vec![(c, Some(c + 5)), (c + 9, None)],
+            resolutions: vec![c - 3, c + 5],
+        }
+    }
+
     #[test]
-    fn stretches_round_trip() {
-        let c = 1_000_000;
-        let s = vec![(c, Some(c + 5)), (c + 9, Some(c + 12)), (c + 20, None)];
-        let text = encode_stretches(c, &s);
-        assert_eq!(text, "0-5,9-12,20-");
-        let mut back = Vec::new();
-        assert_eq!(decode_stretches(c, &text, &mut back), Some(()));
-        assert_eq!(back, s);
-        assert_eq!(decode_stretches(c, "", &mut back), Some(()));
-        assert!(back.is_empty());
-        assert_eq!(decode_stretches(c, "x-1", &mut back), None);
-        let ats = vec![c - 3, c, c + 70];
-        let text = encode_instants(c, &ats);
-        assert_eq!(text, "-3,0,70");
-        let mut back = Vec::new();
-        assert_eq!(decode_instants(c, &text, &mut back), Some(()));
-        assert_eq!(back, ats);
-        assert_eq!(decode_instants(c, "1,,2", &mut back), None);
+    fn summaries_round_trip() {
+        let s = sample();
+        let bytes = s.encode();
+        assert!(bytes.len() < 64, "{} bytes", bytes.len());
+        assert_eq!(Summary::decode(7, &bytes), Some(s));
+    }
+
+    #[test]
+    fn foreign_bytes_are_refused_not_misread() {
+        let bytes = sample().encode();
+        assert_eq!(Summary::decode(7, &[]), None);
+        assert_eq!(Summary::decode(7, &bytes[..bytes.len() - 1]), None);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(Summary::decode(7, &longer), None);
+        let mut other = bytes;
+        other[0] = VERSION + 1;
+        assert_eq!(Summary::decode(7, &other), None);
+        // A count larger than what follows.
+        assert_eq!(
+            Summary::decode(
+                7,
+                &[VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0x7f]
+            ),
+            None
+        );
     }
 
     #[test]

@@ -20,8 +20,8 @@ use std::collections::HashMap;
 
 use diesel::connection::DefaultLoadingMode;
 
-use super::compute::{resolved_ats, Acc, Ev, Kind, Stretch, TicketHistory, Window};
-use super::facts::{self, FactsRow};
+use super::compute::{resolved_ats, Acc, Ev, Kind, TicketHistory, Window};
+use super::facts::{self, Summary};
 use super::series::Series;
 use super::{Report, ReportParams};
 use crate::db::schema::{events, ticket_facts, tickets};
@@ -30,13 +30,6 @@ use crate::people;
 use crate::sla::policy::Book;
 use crate::tickets::{Channel, Priority, Status};
 
-const COHORT_KINDS: [&str; 5] = [
-    "customer_message",
-    "agent_reply",
-    "status_changed",
-    "reopened",
-    "escalated",
-];
 const FLOW_KINDS: [&str; 2] = ["csat_sent", "csat_received"];
 
 /// A ticket: id, created_at, channel and priority codes, group, assignee.
@@ -166,9 +159,11 @@ pub(super) fn histories(
         return Ok(());
     }
     let wanted: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    // No condition on the kind: with one, SQLite prefers `events_kind_at`
+    // and reads every such event of every ticket for each batch. The kinds
+    // the figures ignore are dropped below.
     let events: Vec<EventRow> = events::table
         .filter(events::ticket_id.eq_any(&wanted))
-        .filter(events::kind.eq_any(COHORT_KINDS))
         .filter(events::at.le(upto))
         .order((events::ticket_id, events::at, events::id))
         .select((events::ticket_id, sql::<Integer>(EVENT_CODE), events::at))
@@ -190,7 +185,7 @@ pub(super) fn histories(
             }
             events.next();
             if ticket == t.id {
-                if let Some(kind) = kind_of(code) {
+                if let Some(kind) = kind_of(code).filter(|k| k.in_history()) {
                     t.events.push(Ev { at, kind });
                 }
             }
@@ -278,29 +273,29 @@ fn pass<'a>(
     // or for the cohort's only (the backlog needs no book and no cut).
     let mut slow_all: Vec<i64> = Vec::new();
     let mut slow_cohort: Vec<i64> = Vec::new();
-    let mut buf: Vec<Stretch> = Vec::new();
-    let mut ats: Vec<i64> = Vec::new();
+    let columns = (
+        ticket_facts::ticket_id,
+        ticket_facts::dirty,
+        ticket_facts::summary,
+    );
 
     let q = narrow_facts!(ticket_facts::table.into_boxed(), p)
         .filter(ticket_facts::created_at.ge(w.from_ms))
         .filter(ticket_facts::created_at.le(w.to_ms))
-        .select(FactsRow::as_select());
-    for row in q.load_iter::<FactsRow, DefaultLoadingMode>(conn)? {
-        let row = row?;
-        let decoded = facts::decode_stretches(row.created_at, &row.stretches, &mut buf)
-            .and_then(|_| facts::decode_instants(row.created_at, &row.resolutions, &mut ats));
-        if row.dirty || decoded.is_none() {
-            slow_all.push(row.ticket_id);
+        .select(columns);
+    for row in q.load_iter::<(i64, bool, Vec<u8>), DefaultLoadingMode>(conn)? {
+        let (id, dirty, bytes) = row?;
+        let Some(s) = Summary::decode(id, &bytes).filter(|_| !dirty) else {
+            slow_all.push(id);
             continue;
-        }
-        let ticket = row.ticket();
-        acc.backlog_stretches(row.created_at, &buf);
-        acc.resolutions(&ticket, &ats);
-        if row.created_at < w.to_ms {
-            if row.book == fingerprint && row.last_at < w.to_ms {
-                acc.cohort_facts(&ticket, &row.cohort_facts());
+        };
+        acc.backlog_stretches(s.ticket.created_at, &s.stretches);
+        acc.resolutions(&s.ticket, &s.resolutions);
+        if s.ticket.created_at < w.to_ms {
+            if s.book == fingerprint && s.last_at < w.to_ms {
+                acc.cohort_facts(&s.ticket, &s.facts);
             } else {
-                slow_cohort.push(row.ticket_id);
+                slow_cohort.push(id);
             }
         }
     }
@@ -314,21 +309,21 @@ fn pass<'a>(
             Older::Settled => q.filter(ticket_facts::settled_at.ge(w.from_ms)),
             Older::Dirty => q.filter(ticket_facts::dirty),
         };
-        let q = q.select(FactsRow::as_select());
-        for row in q.load_iter::<FactsRow, DefaultLoadingMode>(conn)? {
-            let row = row?;
-            let decoded = facts::decode_stretches(row.created_at, &row.stretches, &mut buf)
-                .and_then(|_| facts::decode_instants(row.created_at, &row.resolutions, &mut ats));
-            if row.dirty {
+        for row in q
+            .select(columns)
+            .load_iter::<(i64, bool, Vec<u8>), DefaultLoadingMode>(conn)?
+        {
+            let (id, dirty, bytes) = row?;
+            if dirty {
                 // Counted once, from the query that asks for them.
                 if older == Older::Dirty {
-                    slow_all.push(row.ticket_id);
+                    slow_all.push(id);
                 }
-            } else if decoded.is_some() {
-                acc.backlog_stretches(row.created_at, &buf);
-                acc.resolutions(&row.ticket(), &ats);
+            } else if let Some(s) = Summary::decode(id, &bytes) {
+                acc.backlog_stretches(s.ticket.created_at, &s.stretches);
+                acc.resolutions(&s.ticket, &s.resolutions);
             } else {
-                slow_all.push(row.ticket_id);
+                slow_all.push(id);
             }
         }
     }

@@ -16,6 +16,8 @@ use super::TicketError;
 use crate::db::schema::{events, messages, participants, tickets};
 use crate::db::DbConn;
 use crate::people::{self, EmailAddress};
+use crate::reports::compute::{Ev, Kind, TicketHistory};
+use crate::reports::facts::FactsRow;
 use crate::time::parse_rfc3339;
 
 #[derive(Debug, Deserialize)]
@@ -446,8 +448,11 @@ pub fn write_tickets(
 
     // Ticket rows with their replayed final state.
     let mut rows = Vec::with_capacity(todo.len());
+    // What the reports' facts need of each final state.
+    let mut finals = Vec::with_capacity(todo.len());
     for t in &todo {
         let r = replay(t, &people.groups, &people.agents);
+        finals.push((r.priority, r.group, r.assignee));
         rows.push((
             tickets::subject.eq(&t.subject),
             tickets::status.eq(r.status.as_str()),
@@ -603,10 +608,38 @@ pub fn write_tickets(
         })
         .collect();
     bulk_insert!(conn, participants::table, &parts, 5000);
-    // The reports' facts of the new tickets, from what was just written.
-    let new_ids: Vec<i64> = ticket_ids.values().copied().collect();
+    // The reports' facts of the new tickets, from the rows just written
+    // (each ticket's events are contiguous in `new_events`).
     let book = crate::sla::policy::Book::load(conn)?;
-    crate::reports::facts::insert_new(conn, &new_ids, &book)?;
+    let fingerprint = book.fingerprint();
+    let mut facts = Vec::with_capacity(todo.len());
+    let mut rest = &new_events[..];
+    for (t, &(priority, group, assignee)) in todo.iter().zip(&finals) {
+        let id = ticket_ids[&t.external_id];
+        let n = rest.iter().take_while(|e| e.ticket_id == id).count();
+        let (mine, after) = rest.split_at(n);
+        rest = after;
+        let mut events: Vec<Ev> = mine
+            .iter()
+            .filter_map(|e| {
+                let kind = Kind::from_stored(e.kind, e.to_value).filter(|k| k.in_history())?;
+                Some(Ev { at: e.at, kind })
+            })
+            .collect();
+        // Stable: the order of (at, id) the reports read them in.
+        events.sort_by_key(|e| e.at);
+        let history = TicketHistory {
+            id,
+            created_at: t.created_at,
+            channel: t.channel,
+            priority,
+            group,
+            assignee,
+            events,
+        };
+        facts.push(FactsRow::of(&history, &book, fingerprint));
+    }
+    crate::reports::facts::insert_rows(conn, &facts)?;
     result.imported = todo.len();
     Ok(result)
 }

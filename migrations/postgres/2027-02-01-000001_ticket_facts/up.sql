@@ -3,8 +3,9 @@
 -- (src/reports/facts.rs). Every recorded event marks the row dirty and
 -- bumps `gen`; a job recomputes dirty rows (and all rows when an SLA policy
 -- or calendar changes: `book`), and the reports read dirty rows' events
--- meanwhile. Codes are indexes into the text enums' ALL lists; times in
--- `stretches` and `resolutions` are offsets from `created_at`.
+-- meanwhile. `summary` holds the facts in a compact binary form (one
+-- column to read per ticket); the other columns are what queries select
+-- and filter by. Codes are indexes into the text enums' ALL lists.
 CREATE TABLE ticket_facts (
     ticket_id BIGINT PRIMARY KEY REFERENCES tickets (id) ON DELETE CASCADE,
     gen BIGINT NOT NULL DEFAULT 0,
@@ -15,24 +16,10 @@ CREATE TABLE ticket_facts (
     priority INTEGER NOT NULL DEFAULT 1,
     group_id BIGINT,
     assignee_id BIGINT,
-    last_at BIGINT NOT NULL DEFAULT 0,
-    status INTEGER NOT NULL DEFAULT 0,
-    first_reply_at BIGINT,
-    first_resolved_at BIGINT,
-    replies INTEGER NOT NULL DEFAULT 0,
-    customer_messages INTEGER NOT NULL DEFAULT 0,
-    flags INTEGER NOT NULL DEFAULT 0,
-    fr_business_ms BIGINT,
-    res_business_ms BIGINT,
-    sla_fr INTEGER NOT NULL DEFAULT 0,
-    sla_fr_due BIGINT,
-    sla_fr_stopped BIGINT,
-    sla_res INTEGER NOT NULL DEFAULT 0,
-    sla_res_due BIGINT,
-    sla_res_stopped BIGINT,
+    -- After this instant the ticket is neither active nor resolved again;
+    -- NULL while active.
     settled_at BIGINT,
-    stretches TEXT NOT NULL DEFAULT '',
-    resolutions TEXT NOT NULL DEFAULT ''
+    summary BYTEA NOT NULL DEFAULT ''
 );
 CREATE INDEX ticket_facts_created ON ticket_facts (created_at);
 CREATE INDEX ticket_facts_settled ON ticket_facts (settled_at);
