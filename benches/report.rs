@@ -1,8 +1,10 @@
 //! Report latency: generates N tickets spread over 2026 (about five events
 //! each, statuses varied: resolved, closed, reopened, pending, open,
-//! agent-opened, escalated; two in a hundred stay open), imports them, then times the full report for
+//! agent-opened, escalated; two in a hundred stay open; two groups on an
+//! office-hours SLA policy), imports them, then times the full report for
 //! the last 30 days and for the whole year, on a fresh SQLite file and,
-//! when HELPDESK_TEST_DATABASE_URL is set, a fresh PostgreSQL database.
+//! when HELPDESK_TEST_DATABASE_URL is set, a fresh PostgreSQL database
+//! (HELPDESK_BENCH_REUSE=DIR keeps both and skips the import next time).
 //!
 //!     cargo bench --bench report
 //!     HELPDESK_BENCH_TICKETS=100000 HELPDESK_BENCH_RUNS=5 \

@@ -585,6 +585,16 @@ impl<'a> Acc<'a> {
         }
     }
 
+    /// `n` flow events of one kind (surveys sent, ratings), counted by the
+    /// database.
+    pub fn counted(&mut self, kind: Kind, n: u64) {
+        match kind {
+            Kind::CsatSent => self.csat_sent += n,
+            Kind::CsatReceived(r) => self.ratings.extend(std::iter::repeat_n(r, n as usize)),
+            _ => {}
+        }
+    }
+
     /// A flow event with what the series need: when, and the ticket's
     /// current group and assignee.
     pub fn flow_of(

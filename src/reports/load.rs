@@ -195,30 +195,71 @@ pub(super) fn histories(
     Ok(())
 }
 
-/// The period's surveys and ratings. Joined to their ticket
-/// only when a filter needs its columns.
-fn flows(conn: &mut DbConn, p: &ReportParams, w: &Window, acc: &mut Acc) -> QueryResult<()> {
+/// The period's surveys sent and ratings received, counted by the database
+/// (a year holds hundreds of thousands); with `detail`, each rating too,
+/// with its instant and its ticket's group and assignee, for the series.
+/// Narrowed by the tickets only when a filter or the detail needs them.
+fn flows(
+    conn: &mut DbConn,
+    p: &ReportParams,
+    w: &Window,
+    acc: &mut Acc,
+    detail: bool,
+) -> QueryResult<()> {
     let unfiltered =
         p.group.is_none() && p.agent.is_none() && p.priority.is_none() && p.channel.is_none();
-    let select = (events::ticket_id, sql::<Integer>(EVENT_CODE));
-    let rows: Vec<(i64, i32)> = if unfiltered {
+    let counted: &[&str] = if detail {
+        &FLOW_KINDS[..1]
+    } else {
+        &FLOW_KINDS
+    };
+    let code = || sql::<Integer>(EVENT_CODE);
+    let counts: Vec<(i32, i64)> = if unfiltered {
         events::table
-            .filter(events::kind.eq_any(FLOW_KINDS))
+            .filter(events::kind.eq_any(counted))
             .filter(events::at.ge(w.from_ms))
             .filter(events::at.lt(w.to_ms))
-            .select(select)
+            .group_by(code())
+            .select((code(), diesel::dsl::count_star()))
             .load(conn)?
     } else {
-        narrow!(events::table.inner_join(tickets::table).into_boxed(), p)
-            .filter(events::kind.eq_any(FLOW_KINDS))
+        // A boxed query cannot be grouped here (and a narrowed one is
+        // smaller): one code per event, counted below.
+        let codes: Vec<i32> = narrow!(events::table.inner_join(tickets::table).into_boxed(), p)
+            .filter(events::kind.eq_any(counted))
             .filter(events::at.ge(w.from_ms))
             .filter(events::at.lt(w.to_ms))
-            .select(select)
-            .load(conn)?
+            .select(code())
+            .load(conn)?;
+        let mut by_code: HashMap<i32, i64> = HashMap::new();
+        for c in codes {
+            *by_code.entry(c).or_default() += 1;
+        }
+        by_code.into_iter().collect()
     };
-    for (ticket, code) in rows {
-        if let Some(k) = kind_of(code) {
-            acc.flow(ticket, k);
+    for (c, n) in counts {
+        if let Some(k) = kind_of(c) {
+            acc.counted(k, n.max(0) as u64);
+        }
+    }
+    if !detail {
+        return Ok(());
+    }
+    let rows: Vec<FlowRow> = narrow!(events::table.inner_join(tickets::table).into_boxed(), p)
+        .filter(events::kind.eq(FLOW_KINDS[1]))
+        .filter(events::at.ge(w.from_ms))
+        .filter(events::at.lt(w.to_ms))
+        .select((
+            events::ticket_id,
+            code(),
+            events::at,
+            tickets::group_id,
+            tickets::assignee_id,
+        ))
+        .load(conn)?;
+    for (ticket, c, at, group, assignee) in rows {
+        if let Some(k) = kind_of(c) {
+            acc.flow_of(ticket, k, at, group, assignee);
         }
     }
     Ok(())
@@ -340,11 +381,7 @@ fn pass<'a>(
     for chunk in slow_cohort.chunks(facts::BATCH) {
         histories(conn, chunk, Some(p), w.to_ms, |t| acc.cohort(t))?;
     }
-    if detail {
-        flows_detail(conn, p, w, &mut acc)?;
-    } else {
-        flows(conn, p, w, &mut acc)?;
-    }
+    flows(conn, p, w, &mut acc, detail)?;
     Ok(acc)
 }
 
@@ -353,27 +390,4 @@ enum Older {
     Active,
     Settled,
     Dirty,
-}
-
-/// `flows` with each event's instant and its ticket's group and assignee,
-/// for the series.
-fn flows_detail(conn: &mut DbConn, p: &ReportParams, w: &Window, acc: &mut Acc) -> QueryResult<()> {
-    let rows: Vec<FlowRow> = narrow!(events::table.inner_join(tickets::table).into_boxed(), p)
-        .filter(events::kind.eq_any(FLOW_KINDS))
-        .filter(events::at.ge(w.from_ms))
-        .filter(events::at.lt(w.to_ms))
-        .select((
-            events::ticket_id,
-            sql::<Integer>(EVENT_CODE),
-            events::at,
-            tickets::group_id,
-            tickets::assignee_id,
-        ))
-        .load(conn)?;
-    for (ticket, code, at, group, assignee) in rows {
-        if let Some(k) = kind_of(code) {
-            acc.flow_of(ticket, k, at, group, assignee);
-        }
-    }
-    Ok(())
 }
