@@ -958,5 +958,18 @@ async fn stored_facts_and_replayed_events_agree() {
     facts::refresh_all(&app.db).unwrap();
     assert_eq!(dirty_rows(&app.db), 0);
     assert_eq!(figures(&app.db, &live, real_now), before);
+
+    // The job `serve` runs catches up by itself.
+    app.create_ticket("Live two", None).await;
+    assert_eq!(dirty_rows(&app.db), 1);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let job = facts::spawn(app.db.clone(), stop.clone()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while dirty_rows(&app.db) > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    job.join().unwrap();
+    assert_eq!(dirty_rows(&app.db), 0, "the job refreshed the new ticket");
     app.stop().await;
 }
