@@ -18,6 +18,7 @@
 //! `cargo test --bench ingest` runs a quick smoke version. Prints medians.
 
 mod common;
+use common::workload;
 use common::{env_usize, median};
 
 use std::io::Write;
@@ -34,39 +35,6 @@ use helpdesk::mail::message_id::MessageIdSigner;
 use helpdesk::mail::sources::maildir;
 
 const SECRET: &str = "bench secret";
-
-/// The workload, generated once: the .eml files of one sequential batch.
-fn workload(dir: &Path, n: usize) -> Vec<PathBuf> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/gen_mail.py");
-    assert!(
-        script.is_file(),
-        "{} is missing: the benchmark uses the shared workload",
-        script.display()
-    );
-    let status = Command::new("python3")
-        .arg(&script)
-        .args(["--out", dir.to_str().unwrap(), "--first-id", "1"])
-        .args([
-            "--plan",
-            &format!("seq:{n}"),
-            "--seed",
-            "42",
-            "--tag",
-            "bench",
-        ])
-        .stdout(Stdio::null())
-        .status()
-        .expect("python3 runs gen_mail.py");
-    assert!(status.success());
-    let b1 = dir.join("b1");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&b1)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-        .collect();
-    files.sort();
-    files
-}
 
 struct Target {
     url: String,

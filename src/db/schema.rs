@@ -354,6 +354,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ticket_counts (group_id, assignee_id, status) {
+        group_id -> BigInt,
+        assignee_id -> BigInt,
+        status -> Text,
+        n -> BigInt,
+    }
+}
+
 diesel::joinable!(notification_prefs -> users (user_id));
 diesel::joinable!(ticket_facts -> tickets (ticket_id));
 diesel::joinable!(csat_surveys -> tickets (ticket_id));
@@ -401,6 +410,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sla_targets,
     csat_surveys,
     ticket_facts,
+    ticket_counts,
 );
 
 /// Every table the migrations create, for the schema comparison test.
@@ -433,4 +443,5 @@ pub const TABLES: &[&str] = &[
     "sla_targets",
     "csat_surveys",
     "ticket_facts",
+    "ticket_counts",
 ];

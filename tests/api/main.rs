@@ -4,6 +4,7 @@
 mod admin;
 mod cli;
 mod corpus;
+mod counts;
 mod csat;
 mod dovecot;
 mod health;

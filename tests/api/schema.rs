@@ -109,6 +109,7 @@ fn schema_rs() -> BTreeMap<String, Vec<String>> {
         sla_targets,
         csat_surveys,
         ticket_facts,
+        ticket_counts,
     );
     assert_eq!(
         rendered.len(),

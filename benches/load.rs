@@ -1,0 +1,483 @@
+//! The server under concurrent load: imports N generated tickets (the web
+//! benchmark's shapes, plus one ticket with 300 messages), starts the real
+//! `helpdesk serve` binary on a free port, and measures on SQLite and, when
+//! HELPDESK_TEST_DATABASE_URL is set, PostgreSQL:
+//! - the time from start to the first `/healthz` answer;
+//! - per page (agent's queue, the 300-message ticket page, the API list):
+//!   the most requests per second 64 connections get (closed loop), then
+//!   latency at a fixed arrival rate (open loop: each request has an
+//!   intended start and its latency counts from then, so a slow answer
+//!   delays no measurement: no coordinated omission), p50 and p99;
+//! - the queue again while 50 mails/s arrive in a maildir `serve` watches;
+//! - the peak resident memory of `serve` (VmHWM).
+//!
+//! Run it with:
+//!
+//!     cargo bench --bench load
+//!     HELPDESK_BENCH_TICKETS=1000000 \
+//!     HELPDESK_TEST_DATABASE_URL=postgres://root@127.0.0.1:5432/test cargo bench --bench load
+//!
+//! HELPDESK_BENCH_SECONDS (each phase, default 10), HELPDESK_BENCH_CONNS
+//! (64), HELPDESK_BENCH_RATE (the open-loop rate, requests/s, default
+//! 2000; lowered to 80 % of a page's closed-loop rate when that is less),
+//! HELPDESK_BENCH_MAIL_RATE (50), HELPDESK_BENCH_REUSE=DIR (keep the data:
+//! SQLite file in DIR, PostgreSQL database `helpdesk_bench_load_kept`).
+//! The load client runs on the same machine as the server.
+
+mod common;
+use common::{add_staff, env_usize, existing_postgres, fresh_postgres, generate, signed_in};
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use helpdesk::db::schema::{tickets, users};
+use helpdesk::db::Db;
+use helpdesk::import::{import_file, Options};
+use helpdesk::tickets::Role;
+
+const BIG_MESSAGES: usize = 300;
+const AGENT: &str = "loadagent@example.com";
+
+/// One more ticket with `BIG_MESSAGES` public messages, in Support.
+fn big_ticket(path: &Path) -> std::io::Result<()> {
+    let base = 1_767_225_600_i64;
+    let events: Vec<serde_json::Value> = (0..BIG_MESSAGES - 1)
+        .map(|i| {
+            let at = helpdesk::time::format_ms((base + 60 * (i as i64 + 1)) * 1000);
+            if i % 2 == 0 {
+                serde_json::json!({"at": at, "type": "agent_reply", "agent": "agent0@example.com",
+                    "body": "Could you try it once more and tell us what the display says?"})
+            } else {
+                serde_json::json!({"at": at, "type": "customer_message",
+                    "body": "It says E-42 again, and then it restarts by itself."})
+            }
+        })
+        .collect();
+    let line = serde_json::json!({
+        "external_id": "LOAD-BIG", "subject": "A long conversation", "channel": "email",
+        "priority": "normal", "group": "Support",
+        "requester": {"email": "long@example.com", "name": "Long Talker"},
+        "created_at": helpdesk::time::format_ms(base * 1000),
+        "body": "The device shows E-42.", "events": events,
+    });
+    let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
+    writeln!(f, "{line}")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    started_in: Duration,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Peak resident memory so far, in MiB.
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+}
+
+/// Starts `serve` and waits for its first `/healthz` answer.
+fn serve(url: &str, maildir: &Path, log: &Path) -> Server {
+    let port = free_port();
+    let log = std::fs::File::create(log).expect("server log");
+    let started = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_helpdesk"))
+        .arg("serve")
+        .env("HELPDESK_DATABASE_URL", url)
+        .env("HELPDESK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HELPDESK_MAILDIRS", maildir)
+        .env("HELPDESK_SUPPORT_ADDRESS", "support@example.com")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start helpdesk serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = Server {
+        child,
+        base,
+        started_in: Duration::ZERO,
+    };
+    loop {
+        if let Some(status) = server.child.try_wait().expect("serve status") {
+            panic!("serve exited with {status} before answering");
+        }
+        if healthz(&addr) {
+            server.started_in = started.elapsed();
+            return server;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "serve did not answer /healthz"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// One blocking `GET /healthz`: true on a 200.
+fn healthz(addr: &str) -> bool {
+    use std::io::Read;
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let req = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
+}
+
+/// What one phase measured.
+struct Run {
+    sent: u64,
+    errors: u64,
+    seconds: f64,
+    /// Sorted latencies in microseconds.
+    micros: Vec<u64>,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.sent as f64 / self.seconds
+    }
+    fn quantile_ms(&self, q: f64) -> f64 {
+        if self.micros.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((q * self.micros.len() as f64).ceil() as usize).clamp(1, self.micros.len());
+        self.micros[rank - 1] as f64 / 1000.0
+    }
+    fn line(&self) -> String {
+        format!(
+            "{:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {} errors of {}",
+            self.rate(),
+            self.quantile_ms(0.5),
+            self.quantile_ms(0.99),
+            self.errors,
+            self.sent
+        )
+    }
+}
+
+#[derive(Clone)]
+struct Target {
+    client: reqwest::Client,
+    url: String,
+    bearer: Option<String>,
+    must_contain: &'static str,
+}
+
+impl Target {
+    async fn hit(&self) -> bool {
+        let mut r = self.client.get(&self.url);
+        if let Some(t) = &self.bearer {
+            r = r.bearer_auth(t);
+        }
+        match r.send().await {
+            Ok(resp) if resp.status().as_u16() == 200 => resp
+                .text()
+                .await
+                .is_ok_and(|b| b.contains(self.must_contain)),
+            _ => false,
+        }
+    }
+}
+
+/// `conns` connections; with `rate`, request i is due at start + i/rate and
+/// its latency counts from then (open loop); without, each connection sends
+/// its next request as soon as the last one is answered (closed loop).
+async fn drive(target: &Target, conns: usize, rate: Option<f64>, seconds: f64) -> Run {
+    let next = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let micros = Arc::new(Mutex::new(Vec::new()));
+    let start = tokio::time::Instant::now() + Duration::from_millis(20);
+    let end = start + Duration::from_secs_f64(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..conns {
+        let (target, next, errors, micros) =
+            (target.clone(), next.clone(), errors.clone(), micros.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let due = match rate {
+                    Some(r) => start + Duration::from_secs_f64(i as f64 / r),
+                    None => tokio::time::Instant::now().max(start),
+                };
+                if due >= end {
+                    break;
+                }
+                tokio::time::sleep_until(due).await;
+                let ok = target.hit().await;
+                mine.push(due.elapsed().as_micros() as u64);
+                if !ok {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            micros.lock().unwrap().extend(mine);
+        }));
+    }
+    for t in tasks {
+        t.await.expect("load task");
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let mut micros = std::mem::take(&mut *micros.lock().unwrap());
+    micros.sort_unstable();
+    Run {
+        sent: micros.len() as u64,
+        errors: errors.load(Ordering::Relaxed),
+        seconds,
+        micros,
+    }
+}
+
+/// Drops `rate` mails per second into `maildir`'s new/ (written in tmp/,
+/// then renamed, as an MTA does) until `stop`; how many it dropped.
+fn feed_mail(files: Vec<PathBuf>, maildir: PathBuf, rate: f64, stop: Arc<AtomicBool>) -> usize {
+    let started = Instant::now();
+    let mut n = 0;
+    for f in files {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let due = started + Duration::from_secs_f64(n as f64 / rate);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let name = format!("{}.{n}.load", started.elapsed().as_nanos());
+        let tmp = maildir.join("tmp").join(&name);
+        std::fs::copy(&f, &tmp).expect("copy mail");
+        std::fs::rename(&tmp, maildir.join("new").join(&name)).expect("deliver mail");
+        n += 1;
+    }
+    n
+}
+
+struct Settings {
+    seconds: f64,
+    conns: usize,
+    rate: f64,
+    mail_rate: f64,
+}
+
+fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path, s: &Settings) {
+    let db = Db::connect(url).expect("bench database");
+    let stored: i64 = db.query(|c| tickets::table.count().get_result(c)).unwrap();
+    let token = if stored == 0 {
+        let opts = Options {
+            batch_size: 1000,
+            progress: false,
+            writers: None,
+        };
+        let summary = import_file(&db, file, &opts, |n, m| panic!("line {n}: {m}")).unwrap();
+        assert_eq!(summary.imported, tickets + 1);
+        println!("  {name}: {summary}");
+        add_staff(&db, AGENT, Role::Agent, &["Support"])
+    } else {
+        println!("  {name}: reusing {stored} tickets");
+        db.write(|c| -> Result<String, helpdesk::db::DbError> {
+            let id: i64 = users::table
+                .filter(users::email.eq(AGENT))
+                .select(users::id)
+                .first(c)
+                .map_err(helpdesk::db::DbError::from)?;
+            helpdesk::auth::tokens::create(c, id, "bench", helpdesk::time::now_ms())
+                .map_err(helpdesk::db::DbError::from)
+        })
+        .expect("token for the bench agent")
+    };
+    let big: i64 = db
+        .query(|c| {
+            tickets::table
+                .filter(tickets::external_id.eq("LOAD-BIG"))
+                .select(tickets::id)
+                .first(c)
+        })
+        .unwrap();
+    drop(db);
+
+    let maildir = dir.join(format!("maildir-{name}"));
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    let server = serve(url, &maildir, &dir.join(format!("serve-{name}.log")));
+    println!(
+        "{name} start: first /healthz answer after {:.0} ms",
+        server.started_in.as_secs_f64() * 1000.0
+    );
+    let mails = common::workload(
+        &dir.join(format!("mail-{name}")),
+        (s.mail_rate * s.seconds * 1.2) as usize + 10,
+    );
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let browser = signed_in(&server.base, AGENT).await;
+        let api = reqwest::Client::new();
+        let pages = [
+            (
+                "queue",
+                Target {
+                    client: browser.clone(),
+                    url: format!("{}/tickets", server.base),
+                    bearer: None,
+                    must_contain: "</table>",
+                },
+            ),
+            (
+                "ticket page (300 messages)",
+                Target {
+                    client: browser.clone(),
+                    url: format!("{}/tickets/{big}", server.base),
+                    bearer: None,
+                    must_contain: "A long conversation",
+                },
+            ),
+            (
+                "API list",
+                Target {
+                    client: api,
+                    url: format!("{}/api/v1/tickets", server.base),
+                    bearer: Some(token.clone()),
+                    must_contain: "\"tickets\"",
+                },
+            ),
+        ];
+        let mut queue_rate = s.rate;
+        let mut queue_idle_p99 = f64::NAN;
+        for (label, target) in &pages {
+            assert!(target.hit().await, "{label} answers 200 with its content");
+            let most = drive(target, s.conns, None, s.seconds).await;
+            println!(
+                "{name} {label}, closed loop, {} connections: {}",
+                s.conns,
+                most.line()
+            );
+            let rate = s.rate.min(most.rate() * 0.8).max(1.0);
+            let open = drive(target, s.conns, Some(rate), s.seconds).await;
+            println!(
+                "{name} {label}, open loop at {rate:.0} req/s: {}",
+                open.line()
+            );
+            if *label == "queue" {
+                queue_rate = rate;
+                queue_idle_p99 = open.quantile_ms(0.99);
+            }
+        }
+        // The queue while mail arrives.
+        let stop = Arc::new(AtomicBool::new(false));
+        let feeder = {
+            let (stop, maildir, rate) = (stop.clone(), maildir.clone(), s.mail_rate);
+            std::thread::spawn(move || feed_mail(mails, maildir, rate, stop))
+        };
+        let mixed = drive(&pages[0].1, s.conns, Some(queue_rate), s.seconds).await;
+        stop.store(true, Ordering::Relaxed);
+        let fed = feeder.join().expect("mail feeder");
+        println!(
+            "{name} queue at {queue_rate:.0} req/s with {} mails/s arriving ({fed} mails): {}; p99 {:.2}x the idle figure",
+            s.mail_rate,
+            mixed.line(),
+            mixed.quantile_ms(0.99) / queue_idle_p99
+        );
+    });
+    // Give the watcher a moment to finish its batch, then check nothing
+    // was left behind.
+    std::thread::sleep(Duration::from_secs(2));
+    let left = std::fs::read_dir(maildir.join("new"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    println!(
+        "{name} serve peak RSS {:.0} MiB; {left} mails still in new/",
+        server.peak_rss_mib()
+    );
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --bench load` does not:
+    // a tiny smoke version unless asked for a real one.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let tickets = if smoke {
+        300
+    } else {
+        env_usize("HELPDESK_BENCH_TICKETS", 1_000_000)
+    };
+    let settings = Settings {
+        seconds: if smoke {
+            0.5
+        } else {
+            env_usize("HELPDESK_BENCH_SECONDS", 10) as f64
+        },
+        conns: if smoke {
+            4
+        } else {
+            env_usize("HELPDESK_BENCH_CONNS", 64)
+        },
+        rate: if smoke {
+            50.0
+        } else {
+            env_usize("HELPDESK_BENCH_RATE", 2000) as f64
+        },
+        mail_rate: if smoke {
+            10.0
+        } else {
+            env_usize("HELPDESK_BENCH_MAIL_RATE", 50) as f64
+        },
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tickets.jsonl");
+    generate(&file, tickets).unwrap();
+    big_ticket(&file).unwrap();
+    println!(
+        "load benchmark: {tickets} tickets + one of {BIG_MESSAGES} messages; {} s per phase, {} connections",
+        settings.seconds, settings.conns
+    );
+    let reuse = std::env::var_os("HELPDESK_BENCH_REUSE").map(PathBuf::from);
+    let sqlite = match &reuse {
+        Some(d) => format!("sqlite://{}", d.join("load.db").display()),
+        None => format!("sqlite://{}", dir.path().join("load.db").display()),
+    };
+    bench_backend("sqlite", &sqlite, tickets, &file, dir.path(), &settings);
+    if let Ok(admin) = std::env::var("HELPDESK_TEST_DATABASE_URL") {
+        let (url, _drop) = match &reuse {
+            Some(_) => (existing_postgres(&admin, "helpdesk_bench_load_kept"), None),
+            None => {
+                let (u, d) = fresh_postgres(&admin, "helpdesk_bench_load");
+                (u, Some(d))
+            }
+        };
+        bench_backend("postgres", &url, tickets, &file, dir.path(), &settings);
+    }
+}
