@@ -88,12 +88,7 @@ pub struct Ev {
 /// One ticket and its (relevant) events in history order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TicketHistory {
-    pub id: i64,
-    pub created_at: i64,
-    pub channel: Channel,
-    pub priority: Priority,
-    pub group: Option<i64>,
-    pub assignee: Option<i64>,
+    pub ticket: TicketRef,
     pub events: Vec<Ev>,
 }
 
@@ -233,19 +228,6 @@ pub struct TicketRef {
     pub assignee: Option<i64>,
 }
 
-impl TicketHistory {
-    pub fn ticket(&self) -> TicketRef {
-        TicketRef {
-            id: self.id,
-            created_at: self.created_at,
-            channel: self.channel,
-            priority: self.priority,
-            group: self.group,
-            assignee: self.assignee,
-        }
-    }
-}
-
 /// How an SLA clock stands at the end of the history it was computed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClockEnd {
@@ -308,7 +290,7 @@ pub struct CohortFacts {
 
 impl CohortFacts {
     /// From `events` (the ticket's, in history order, possibly cut short).
-    pub fn of(t: &TicketHistory, events: &[Ev], book: &Book) -> CohortFacts {
+    pub fn of(t: &TicketRef, events: &[Ev], book: &Book) -> CohortFacts {
         let rules = book.rules_for(t.group);
         let cal = rules.map_or(Calendar::always_shared(), |r| &r.calendar);
         let agent_opened = t.channel == Channel::Agent;
@@ -442,8 +424,8 @@ impl<'a> Acc<'a> {
     /// Only its events before `to` are read.
     pub fn cohort(&mut self, t: &TicketHistory) {
         let end = t.events.partition_point(|e| e.at < self.w.to_ms);
-        let f = CohortFacts::of(t, &t.events[..end], self.book);
-        self.cohort_facts(&t.ticket(), &f);
+        let f = CohortFacts::of(&t.ticket, &t.events[..end], self.book);
+        self.cohort_facts(&t.ticket, &f);
     }
 
     /// A cohort ticket from what its history says (`CohortFacts::of` over
@@ -519,7 +501,8 @@ impl<'a> Acc<'a> {
     /// created at or before `to`; the others are simply not counted). Its
     /// status events must all be there, from its creation.
     pub fn backlog(&mut self, t: &TicketHistory) {
-        self.backlog_stretches(t.created_at, &stretches(t.created_at, &t.events));
+        let created_at = t.ticket.created_at;
+        self.backlog_stretches(created_at, &stretches(created_at, &t.events));
     }
 
     /// `backlog` from the ticket's active stretches (`stretches`).
@@ -725,12 +708,14 @@ mod tests {
 
     fn ticket(created_at: i64, events: Vec<Ev>) -> TicketHistory {
         TicketHistory {
-            id: 1,
-            created_at,
-            channel: Channel::Email,
-            priority: Priority::Normal,
-            group: None,
-            assignee: None,
+            ticket: TicketRef {
+                id: 1,
+                created_at,
+                channel: Channel::Email,
+                priority: Priority::Normal,
+                group: None,
+                assignee: None,
+            },
             events,
         }
     }

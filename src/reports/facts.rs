@@ -23,12 +23,12 @@ use std::sync::Arc;
 use diesel::prelude::*;
 
 use super::compute::{
-    resolved_ats, status_at, stretches, ClockEnd, CohortFacts, Stretch, TicketHistory, TicketRef,
+    resolved_ats, stretches, ClockEnd, CohortFacts, Stretch, TicketHistory, TicketRef,
 };
 use crate::db::schema::ticket_facts;
 use crate::db::{Db, DbConn, DbError};
 use crate::sla::policy::Book;
-use crate::tickets::{Channel, Priority, Status};
+use crate::tickets::{Channel, Priority};
 
 /// How many rows one refresh transaction recomputes.
 pub const BATCH: usize = 500;
@@ -282,22 +282,15 @@ fn settled_at(created_at: i64, st: &[Stretch], resolved: &[i64]) -> Option<i64> 
 impl FactsRow {
     /// A clean row from the ticket's whole history (all the events `load`
     /// reads for it, in history order).
-    pub fn of(t: &TicketHistory, book: &Book, fingerprint: i64) -> FactsRow {
-        let facts = CohortFacts::of(t, &t.events, book);
-        debug_assert_eq!(
-            facts.finished,
-            matches!(
-                status_at(&t.events, i64::MAX),
-                Status::Resolved | Status::Closed
-            )
-        );
+    pub fn of(history: &TicketHistory, book: &Book, fingerprint: i64) -> FactsRow {
+        let (t, events) = (&history.ticket, &history.events);
         let summary = Summary {
-            ticket: t.ticket(),
+            ticket: *t,
             book: fingerprint,
-            last_at: t.events.iter().map(|e| e.at).max().unwrap_or(t.created_at),
-            facts,
-            stretches: stretches(t.created_at, &t.events),
-            resolutions: resolved_ats(&t.events),
+            last_at: events.iter().map(|e| e.at).max().unwrap_or(t.created_at),
+            facts: CohortFacts::of(t, events, book),
+            stretches: stretches(t.created_at, events),
+            resolutions: resolved_ats(events),
         };
         FactsRow {
             ticket_id: t.id,

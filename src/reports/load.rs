@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use diesel::connection::DefaultLoadingMode;
 
-use super::compute::{resolved_ats, Acc, Ev, Kind, TicketHistory, Window};
+use super::compute::{resolved_ats, Acc, Ev, Kind, TicketHistory, TicketRef, Window};
 use super::facts::{self, Summary};
 use super::series::Series;
 use super::{Report, ReportParams};
@@ -171,20 +171,22 @@ pub(super) fn histories(
     let mut events = events.into_iter().peekable();
     for r in rows {
         let mut t = TicketHistory {
-            id: r.0,
-            created_at: r.1,
-            channel: channel_of(r.2),
-            priority: priority_of(r.3),
-            group: r.4,
-            assignee: r.5,
+            ticket: TicketRef {
+                id: r.0,
+                created_at: r.1,
+                channel: channel_of(r.2),
+                priority: priority_of(r.3),
+                group: r.4,
+                assignee: r.5,
+            },
             events: Vec::new(),
         };
         while let Some(&(ticket, code, at)) = events.peek() {
-            if ticket > t.id {
+            if ticket > t.ticket.id {
                 break;
             }
             events.next();
-            if ticket == t.id {
+            if ticket == t.ticket.id {
                 if let Some(kind) = kind_of(code).filter(|k| k.in_history()) {
                     t.events.push(Ev { at, kind });
                 }
@@ -371,11 +373,12 @@ fn pass<'a>(
 
     for chunk in slow_all.chunks(facts::BATCH) {
         histories(conn, chunk, Some(p), w.to_ms, |t| {
-            if t.created_at >= w.from_ms && t.created_at < w.to_ms {
+            let created_at = t.ticket.created_at;
+            if created_at >= w.from_ms && created_at < w.to_ms {
                 acc.cohort(t);
             }
             acc.backlog(t);
-            acc.resolutions(&t.ticket(), &resolved_ats(&t.events));
+            acc.resolutions(&t.ticket, &resolved_ats(&t.events));
         })?;
     }
     for chunk in slow_cohort.chunks(facts::BATCH) {

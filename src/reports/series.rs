@@ -350,7 +350,7 @@ impl SeriesAcc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reports::compute::{Acc, Ev, Kind, TicketHistory};
+    use crate::reports::compute::{Acc, Ev, Kind, TicketHistory, TicketRef};
     use crate::reports::ReportParams;
     use crate::sla::policy::Book;
     use crate::tickets::{Channel, Priority, Status};
@@ -365,12 +365,14 @@ mod tests {
         events: Vec<Ev>,
     ) -> TicketHistory {
         TicketHistory {
-            id,
-            created_at,
-            channel: Channel::Email,
-            priority: Priority::Normal,
-            group,
-            assignee,
+            ticket: TicketRef {
+                id,
+                created_at,
+                channel: Channel::Email,
+                priority: Priority::Normal,
+                group,
+                assignee,
+            },
             events,
         }
     }

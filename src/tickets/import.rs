@@ -16,7 +16,7 @@ use super::TicketError;
 use crate::db::schema::{events, messages, participants, tickets};
 use crate::db::DbConn;
 use crate::people::{self, EmailAddress};
-use crate::reports::compute::{Ev, Kind, TicketHistory};
+use crate::reports::compute::{Ev, Kind, TicketHistory, TicketRef};
 use crate::reports::facts::FactsRow;
 use crate::time::parse_rfc3339;
 
@@ -629,12 +629,14 @@ pub fn write_tickets(
         // Stable: the order of (at, id) the reports read them in.
         events.sort_by_key(|e| e.at);
         let history = TicketHistory {
-            id,
-            created_at: t.created_at,
-            channel: t.channel,
-            priority,
-            group,
-            assignee,
+            ticket: TicketRef {
+                id,
+                created_at: t.created_at,
+                channel: t.channel,
+                priority,
+                group,
+                assignee,
+            },
             events,
         };
         facts.push(FactsRow::of(&history, &book, fingerprint));
