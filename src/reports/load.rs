@@ -5,10 +5,10 @@
 //! at `to` is only in the backlog at `to`) and older ones that may be active
 //! during the period or resolved in it: still active, or settled after
 //! `from` (`ticket_facts_settled`). The facts give the period's resolutions
-//! too. A row the report cannot use (dirty, made
-//! with another SLA book, or with events at or after `to` for the cohort)
-//! has its ticket's events read instead, in batches of ids, with the same
-//! rules, so the figures never depend on whether the facts job has caught up.
+//! too. A row the report cannot use (dirty, made with another SLA book, or
+//! with events at or after `to` for the cohort) has its ticket's events read
+//! instead, in batches of ids, with the same rules, so the figures never
+//! depend on whether the facts job has caught up.
 //!
 //! Then the period's surveys and ratings (`events_kind_at`).
 
