@@ -142,6 +142,22 @@ fn serve(url: &str, maildir: &Path, log: &Path) -> Server {
     }
 }
 
+/// CPU time (user + system) a process has used so far, in seconds: from
+/// /proc/PID/stat, fields 14 and 15, in clock ticks (100 per second on Linux).
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name (field 2) may hold spaces: count from its closing ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    match (tick(11), tick(12)) {
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => f64::NAN,
+    }
+}
+
 /// One blocking `GET /healthz`: true on a 200.
 fn healthz(addr: &str) -> bool {
     use std::io::Read;
@@ -163,6 +179,9 @@ struct Run {
     seconds: f64,
     /// Sorted latencies in microseconds.
     micros: Vec<u64>,
+    /// CPU seconds `serve` and this load client used during the phase.
+    server_cpu: f64,
+    client_cpu: f64,
 }
 
 impl Run {
@@ -177,13 +196,16 @@ impl Run {
         self.micros[rank - 1] as f64 / 1000.0
     }
     fn line(&self) -> String {
+        let per_request = |cpu: f64| cpu * 1000.0 / self.sent.max(1) as f64;
         format!(
-            "{:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {} errors of {}",
+            "{:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {} errors of {}; CPU per request: serve {:.2} ms, load client {:.2} ms",
             self.rate(),
             self.quantile_ms(0.5),
             self.quantile_ms(0.99),
             self.errors,
-            self.sent
+            self.sent,
+            per_request(self.server_cpu),
+            per_request(self.client_cpu),
         )
     }
 }
@@ -194,6 +216,8 @@ struct Target {
     url: String,
     bearer: Option<String>,
     must_contain: &'static str,
+    /// `serve`'s process id, to read its CPU time.
+    server_pid: String,
 }
 
 impl Target {
@@ -216,6 +240,7 @@ impl Target {
 /// its latency counts from then (open loop); without, each connection sends
 /// its next request as soon as the last one is answered (closed loop).
 async fn drive(target: &Target, conns: usize, rate: Option<f64>, seconds: f64) -> Run {
+    let (server_cpu, client_cpu) = (cpu_seconds(&target.server_pid), cpu_seconds("self"));
     let next = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let micros = Arc::new(Mutex::new(Vec::new()));
@@ -257,6 +282,8 @@ async fn drive(target: &Target, conns: usize, rate: Option<f64>, seconds: f64) -
         errors: errors.load(Ordering::Relaxed),
         seconds,
         micros,
+        server_cpu: cpu_seconds(&target.server_pid) - server_cpu,
+        client_cpu: cpu_seconds("self") - client_cpu,
     }
 }
 
@@ -347,6 +374,7 @@ fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path,
     rt.block_on(async {
         let browser = signed_in(&server.base, AGENT).await;
         let api = reqwest::Client::new();
+        let pid = server.child.id().to_string();
         let pages = [
             (
                 "queue",
@@ -355,6 +383,7 @@ fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path,
                     url: format!("{}/tickets", server.base),
                     bearer: None,
                     must_contain: "</table>",
+                    server_pid: pid.clone(),
                 },
             ),
             (
@@ -364,6 +393,7 @@ fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path,
                     url: format!("{}/tickets/{big}", server.base),
                     bearer: None,
                     must_contain: "A long conversation",
+                    server_pid: pid.clone(),
                 },
             ),
             (
@@ -373,6 +403,7 @@ fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path,
                     url: format!("{}/api/v1/tickets", server.base),
                     bearer: Some(token.clone()),
                     must_contain: "\"tickets\"",
+                    server_pid: pid.clone(),
                 },
             ),
         ];

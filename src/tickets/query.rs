@@ -300,13 +300,29 @@ fn scoped(scope: &Scope) -> tickets::BoxedQuery<'static, <DbConn as diesel::Conn
 
 /// One page of the queue and the cursor of the next page, if any.
 pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Ticket>, Option<Cursor>)> {
-    use diesel::dsl::sql;
-    use diesel::sql_types::Bool;
-    let mut query = scoped(&q.scope);
-    if !q.statuses.is_empty() {
-        let s: Vec<&str> = q.statuses.iter().map(|s| s.as_str()).collect();
-        query = query.filter(tickets::status.eq_any(s));
-    }
+    let limit = q.limit.clamp(1, 500);
+    let mut rows = match merged_arms(conn, q) {
+        Some(arms) => list_merged(conn, q, &arms, limit + 1)?,
+        None => list_scan(conn, q, limit + 1)?,
+    };
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|t| Cursor {
+            key: q.sort.key_of(t),
+            id: t.id,
+        })
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+/// The filters every way of listing shares: all but the scope, the
+/// statuses and the cursor.
+fn filtered(
+    q: &ListQuery,
+    mut query: tickets::BoxedQuery<'static, <DbConn as diesel::Connection>::Backend>,
+) -> tickets::BoxedQuery<'static, <DbConn as diesel::Connection>::Backend> {
     if !q.priorities.is_empty() {
         let p: Vec<&str> = q.priorities.iter().map(|p| p.as_str()).collect();
         query = query.filter(tickets::priority.eq_any(p));
@@ -341,6 +357,19 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Ticket>, Optio
                 .or(diesel::dsl::exists(in_messages)),
         );
     }
+    query
+}
+
+/// Any order, any filter: one query walking the sort order's index and
+/// testing the scope's OR on each entry until a page is found.
+fn list_scan(conn: &mut DbConn, q: &ListQuery, n: i64) -> QueryResult<Vec<Ticket>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Bool;
+    let mut query = filtered(q, scoped(&q.scope));
+    if !q.statuses.is_empty() {
+        let s: Vec<&str> = q.statuses.iter().map(|s| s.as_str()).collect();
+        query = query.filter(tickets::status.eq_any(s));
+    }
     let key = q.sort.sql();
     let (cmp, dir) = if q.sort.ascending() {
         (">", "ASC")
@@ -355,24 +384,122 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Ticket>, Optio
             id = c.id
         )));
     }
-    let limit = q.limit.clamp(1, 500);
-    let mut rows: Vec<Ticket> = query
+    query
         .select(Ticket::as_select())
         .order(sql::<diesel::sql_types::BigInt>(&format!(
             "{key} {dir}, tickets.id {dir}"
         )))
-        .limit(limit + 1)
-        .load(conn)?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|t| Cursor {
-            key: q.sort.key_of(t),
-            id: t.id,
-        })
+        .limit(n)
+        .load(conn)
+}
+
+/// A part of a scope that one index range holds in the default order.
+#[derive(Debug, Clone)]
+enum Part {
+    Any,
+    Group(i64),
+    NoGroup,
+    /// Assigned to the agent and in a group that is not theirs (their own
+    /// groups' and group-less tickets are in the other parts).
+    MineElsewhere {
+        user_id: i64,
+        group_ids: Vec<i64>,
+    },
+}
+
+/// At most this many index ranges are merged; past it one scan is cheaper.
+const MAX_ARMS: usize = 24;
+
+/// The arms (scope part × status) of the default view, when it can be
+/// merged from them: on SQLite, newest update first, no text search. The
+/// arms are disjoint and together hold exactly what the scan would test.
+fn merged_arms(conn: &DbConn, q: &ListQuery) -> Option<Vec<(Part, Status)>> {
+    // On PostgreSQL each arm would be one more round trip.
+    if !matches!(conn, DbConn::Sqlite(_)) || q.sort != Sort::Updated || q.text.is_some() {
+        return None;
+    }
+    let statuses: Vec<Status> = if q.statuses.is_empty() {
+        Status::ALL.to_vec()
     } else {
-        None
+        let mut s = q.statuses.clone();
+        s.sort_by_key(|s| s.as_str());
+        s.dedup();
+        s
     };
-    Ok((rows, next))
+    let parts = match &q.scope {
+        Scope::All => vec![Part::Any],
+        Scope::Agent { user_id, group_ids } => {
+            let mut groups = group_ids.clone();
+            groups.sort_unstable();
+            groups.dedup();
+            let mut parts: Vec<Part> = groups.iter().map(|g| Part::Group(*g)).collect();
+            parts.push(Part::NoGroup);
+            parts.push(Part::MineElsewhere {
+                user_id: *user_id,
+                group_ids: groups,
+            });
+            parts
+        }
+    };
+    if parts.len() * statuses.len() > MAX_ARMS {
+        return None;
+    }
+    Some(
+        parts
+            .iter()
+            .flat_map(|p| statuses.iter().map(move |s| (p.clone(), *s)))
+            .collect(),
+    )
+}
+
+/// The default view merged from index ranges: each arm reads at most `n`
+/// entries of an index in (group or assignee, status, updated) order, the
+/// newest `n` of all of them are the page, then those rows are fetched.
+/// At a million tickets the scan tests hundreds of entries against the
+/// scope's OR to find a page; the arms read only what they return.
+fn list_merged(
+    conn: &mut DbConn,
+    q: &ListQuery,
+    arms: &[(Part, Status)],
+    n: i64,
+) -> QueryResult<Vec<Ticket>> {
+    let mut keys: Vec<(i64, i64)> = Vec::new();
+    for (part, status) in arms {
+        let mut arm =
+            filtered(q, tickets::table.into_boxed()).filter(tickets::status.eq(status.as_str()));
+        arm = match part {
+            Part::Any => arm,
+            Part::Group(g) => arm.filter(tickets::group_id.eq(*g)),
+            Part::NoGroup => arm.filter(tickets::group_id.is_null()),
+            Part::MineElsewhere { user_id, group_ids } => arm
+                .filter(tickets::assignee_id.eq(*user_id))
+                .filter(tickets::group_id.is_not_null())
+                .filter(tickets::group_id.ne_all(group_ids.clone())),
+        };
+        if let Some(c) = q.after {
+            // `updated_at <= key` first, so the index seeks to the cursor.
+            arm = arm.filter(
+                tickets::updated_at
+                    .le(c.key)
+                    .and(tickets::updated_at.lt(c.key).or(tickets::id.lt(c.id))),
+            );
+        }
+        keys.extend(
+            arm.select((tickets::updated_at, tickets::id))
+                .order((tickets::updated_at.desc(), tickets::id.desc()))
+                .limit(n)
+                .load::<(i64, i64)>(conn)?,
+        );
+    }
+    keys.sort_unstable_by(|a, b| b.cmp(a));
+    keys.truncate(n as usize);
+    let ids: Vec<i64> = keys.iter().map(|(_, id)| *id).collect();
+    let mut rows: Vec<Ticket> = tickets::table
+        .filter(tickets::id.eq_any(ids))
+        .select(Ticket::as_select())
+        .load(conn)?;
+    rows.sort_unstable_by(|a, b| (b.updated_at, b.id).cmp(&(a.updated_at, a.id)));
+    Ok(rows)
 }
 
 /// Surveys rated 1 or 2 that nobody has followed up yet.

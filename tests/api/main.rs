@@ -18,6 +18,7 @@ mod lifecycle;
 mod notifications;
 mod outbound;
 mod portal;
+mod queue_list;
 mod reports;
 mod reports_page;
 mod schema;
