@@ -93,7 +93,7 @@ fn expected(all: &[Ticket], q: &ListQuery) -> Vec<i64> {
             Some(Filter::Is(a)) => t.assignee_id == Some(a),
         })
         .collect();
-    v.sort_by(|a, b| (b.updated_at, b.id).cmp(&(a.updated_at, a.id)));
+    v.sort_by_key(|t| std::cmp::Reverse((t.updated_at, t.id)));
     v.iter().map(|t| t.id).collect()
 }
 
@@ -148,7 +148,12 @@ fn listing_equals_a_plain_filter_for_every_scope_and_filter() {
     let active = vec![Status::New, Status::Open, Status::Pending];
     let mut checked = 0;
     for scope in &scopes {
-        for statuses in [active.clone(), vec![], vec![Status::Resolved]] {
+        for statuses in [
+            active.clone(),
+            vec![],
+            vec![Status::Resolved],
+            Status::ALL.to_vec(),
+        ] {
             for (group_filter, assignee_filter, priorities) in [
                 (None, None, vec![]),
                 (Some(Filter::Is(support)), None, vec![]),
