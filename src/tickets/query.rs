@@ -302,7 +302,9 @@ fn scoped(scope: &Scope) -> tickets::BoxedQuery<'static, <DbConn as diesel::Conn
 pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Ticket>, Option<Cursor>)> {
     let limit = q.limit.clamp(1, 500);
     let mut rows = match merged_arms(conn, q) {
-        Some(arms) => list_merged(conn, q, &arms, limit + 1)?,
+        // One read transaction: the arms and the fetch see one snapshot, so
+        // a ticket changed in between can neither move nor drop off the page.
+        Some(arms) => conn.transaction(|c| list_merged(c, q, &arms, limit + 1))?,
         None => list_scan(conn, q, limit + 1)?,
     };
     let next = if rows.len() as i64 > limit {
@@ -412,8 +414,8 @@ const MAX_ARMS: usize = 24;
 
 /// The arms (scope part × status) of the default view, when it can be
 /// merged from them: on SQLite, newest update first, a status filter (the
-/// queue's tabs), no text search. The
-/// arms are disjoint and together hold exactly what the scan would test.
+/// queue's tabs), no text search. The arms are disjoint and together hold
+/// exactly what the scan would test.
 fn merged_arms(conn: &DbConn, q: &ListQuery) -> Option<Vec<(Part, Status)>> {
     // On PostgreSQL each arm would be one more round trip.
     if !matches!(conn, DbConn::Sqlite(_)) || q.sort != Sort::Updated || q.text.is_some() {
