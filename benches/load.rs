@@ -454,6 +454,23 @@ fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path,
         "{name} serve peak RSS {:.0} MiB; {left} mails still in new/",
         server.peak_rss_mib()
     );
+    // A failed request counts as an error above; the server says why.
+    let log = std::fs::read_to_string(dir.join(format!("serve-{name}.log"))).unwrap_or_default();
+    let complaints: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        // Start-up advice (no admin yet, no base URL) is not a failure.
+        .filter(|l| !l.contains("cli::commands"))
+        .collect();
+    if !complaints.is_empty() {
+        println!(
+            "{name} serve logged {} warnings or errors, the first:",
+            complaints.len()
+        );
+        for l in complaints.iter().take(5) {
+            println!("  {l}");
+        }
+    }
 }
 
 fn main() {

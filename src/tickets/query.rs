@@ -301,10 +301,8 @@ fn scoped(scope: &Scope) -> tickets::BoxedQuery<'static, <DbConn as diesel::Conn
 /// One page of the queue and the cursor of the next page, if any.
 pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Ticket>, Option<Cursor>)> {
     let limit = q.limit.clamp(1, 500);
-    let mut rows = match merged_arms(conn, q) {
-        // One read transaction: the arms and the fetch see one snapshot, so
-        // a ticket changed in between can neither move nor drop off the page.
-        Some(arms) => conn.transaction(|c| list_merged(c, q, &arms, limit + 1))?,
+    let mut rows = match merged_arms(q) {
+        Some(arms) => list_merged(conn, q, &arms, limit + 1)?,
         None => list_scan(conn, q, limit + 1)?,
     };
     let next = if rows.len() as i64 > limit {
@@ -413,16 +411,16 @@ enum Part {
 const MAX_ARMS: usize = 24;
 
 /// The arms (scope part × status) of the default view, when it can be
-/// merged from them: on SQLite, newest update first, a status filter (the
-/// queue's tabs), no text search. The arms are disjoint and together hold
-/// exactly what the scan would test.
-fn merged_arms(conn: &DbConn, q: &ListQuery) -> Option<Vec<(Part, Status)>> {
-    // On PostgreSQL each arm would be one more round trip.
-    if !matches!(conn, DbConn::Sqlite(_)) || q.sort != Sort::Updated || q.text.is_some() {
+/// merged from them: newest update first, a status filter (the queue's
+/// tabs), no text search. The arms are disjoint and together hold exactly
+/// what the scan would test.
+fn merged_arms(q: &ListQuery) -> Option<Vec<(Part, Status)>> {
+    if q.sort != Sort::Updated || q.text.is_some() {
         return None;
     }
-    // Without a status filter the scan skips only other groups' tickets
-    // (a few per page), and five arms per part would cost more than that.
+    // Without a status filter no index range is in update order within a
+    // group (status sits between them); the scan skips only other groups'
+    // tickets there, a few per page.
     if q.statuses.is_empty() {
         return None;
     }
@@ -455,18 +453,114 @@ fn merged_arms(conn: &DbConn, q: &ListQuery) -> Option<Vec<(Part, Status)>> {
     )
 }
 
-/// The default view merged from index ranges: each arm reads at most `n`
-/// entries of an index in (group or assignee, status, updated) order, the
-/// newest `n` of all of them are the page, then those rows are fetched.
-/// At a million tickets the scan tests hundreds of entries against the
-/// scope's OR to find a page; the arms read only what they return.
+/// The backend of `DbConn` (either database).
+type Db = <DbConn as diesel::Connection>::Backend;
+
+type Arm = diesel::dsl::IntoBoxed<
+    'static,
+    diesel::dsl::Select<tickets::table, (tickets::updated_at, tickets::id)>,
+    Db,
+>;
+
+/// `arm UNION ALL arm … ORDER BY updated_at DESC, id DESC LIMIT n`: each
+/// arm reads an index in (group or assignee, status, updated) order, and
+/// both databases merge them lazily (SQLite's ordered compound select,
+/// PostgreSQL's Merge Append), so the page costs about the entries it
+/// returns, in one statement. Diesel cannot union a variable number of
+/// boxed queries, hence this node; it is cached by its SQL like any boxed
+/// query, and its SQL varies only with the shape of the arms.
+struct NewestOf {
+    arms: Vec<Arm>,
+    limit: i64,
+    /// Each arm in parentheses with its own ORDER BY and LIMIT: PostgreSQL
+    /// reads a union's arms in index order only so (without, it sorts every
+    /// ticket of each arm); SQLite allows neither and needs neither.
+    own_order: bool,
+}
+
+impl diesel::query_builder::QueryId for NewestOf {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for NewestOf {
+    type SqlType = (diesel::sql_types::BigInt, diesel::sql_types::BigInt);
+}
+
+impl diesel::query_builder::QueryFragment<Db> for NewestOf {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Db>,
+    ) -> QueryResult<()> {
+        // A lone arm takes the final ORDER BY itself (PostgreSQL refuses a
+        // second one after a parenthesized select).
+        let own_order = self.own_order && self.arms.len() > 1;
+        for (i, arm) in self.arms.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(" UNION ALL ");
+            }
+            if own_order {
+                out.push_sql("(");
+            }
+            <Arm as diesel::query_builder::QueryFragment<Db>>::walk_ast(arm, out.reborrow())?;
+            if own_order {
+                out.push_sql(" ORDER BY updated_at DESC, id DESC LIMIT ");
+                out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.limit)?;
+                out.push_sql(")");
+            }
+        }
+        out.push_sql(" ORDER BY 1 DESC, 2 DESC LIMIT ");
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.limit)
+    }
+}
+
+/// The rows of the tickets `NewestOf` picks, in one statement (so one
+/// snapshot without a transaction, and one round trip on PostgreSQL); in
+/// no particular order.
+struct RowsOf {
+    select: diesel::dsl::AsSelect<Ticket, Db>,
+    newest: NewestOf,
+}
+
+impl diesel::query_builder::QueryId for RowsOf {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for RowsOf {
+    type SqlType = diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Ticket, Db>>;
+}
+
+impl diesel::query_builder::QueryFragment<Db> for RowsOf {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, Db>,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        self.select.walk_ast(out.reborrow())?;
+        out.push_sql(" FROM tickets WHERE tickets.id IN (SELECT id FROM (");
+        self.newest.walk_ast(out.reborrow())?;
+        out.push_sql(") AS newest)");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<DbConn> for RowsOf {}
+
+/// The default view merged from index ranges (see `NewestOf`). At a
+/// million tickets the scan tests hundreds of entries against the scope's
+/// OR to find a page; the merge reads about what it returns.
 fn list_merged(
     conn: &mut DbConn,
     q: &ListQuery,
     arms: &[(Part, Status)],
     n: i64,
 ) -> QueryResult<Vec<Ticket>> {
-    let mut keys: Vec<(i64, i64)> = Vec::new();
+    let mut newest = NewestOf {
+        arms: Vec::with_capacity(arms.len()),
+        limit: n,
+        own_order: matches!(conn, DbConn::Postgres(_)),
+    };
     for (part, status) in arms {
         let mut arm =
             filtered(q, tickets::table.into_boxed()).filter(tickets::status.eq(status.as_str()));
@@ -474,10 +568,17 @@ fn list_merged(
             Part::Any => arm,
             Part::Group(g) => arm.filter(tickets::group_id.eq(*g)),
             Part::NoGroup => arm.filter(tickets::group_id.is_null()),
-            Part::MineElsewhere { user_id, group_ids } => arm
-                .filter(tickets::assignee_id.eq(*user_id))
-                .filter(tickets::group_id.is_not_null())
-                .filter(tickets::group_id.ne_all(group_ids.clone())),
+            Part::MineElsewhere { user_id, group_ids } => {
+                arm = arm
+                    .filter(tickets::assignee_id.eq(*user_id))
+                    .filter(tickets::group_id.is_not_null());
+                // One `<>` per group rather than `NOT IN (…)`: diesel does
+                // not cache a statement with a variable IN list on SQLite.
+                for g in group_ids {
+                    arm = arm.filter(tickets::group_id.ne(*g));
+                }
+                arm
+            }
         };
         if let Some(c) = q.after {
             // `updated_at <= key` first, so the index seeks to the cursor.
@@ -487,20 +588,15 @@ fn list_merged(
                     .and(tickets::updated_at.lt(c.key).or(tickets::id.lt(c.id))),
             );
         }
-        keys.extend(
-            arm.select((tickets::updated_at, tickets::id))
-                .order((tickets::updated_at.desc(), tickets::id.desc()))
-                .limit(n)
-                .load::<(i64, i64)>(conn)?,
-        );
+        newest
+            .arms
+            .push(arm.select((tickets::updated_at, tickets::id)));
     }
-    keys.sort_unstable_by(|a, b| b.cmp(a));
-    keys.truncate(n as usize);
-    let ids: Vec<i64> = keys.iter().map(|(_, id)| *id).collect();
-    let mut rows: Vec<Ticket> = tickets::table
-        .filter(tickets::id.eq_any(ids))
-        .select(Ticket::as_select())
-        .load(conn)?;
+    let mut rows: Vec<Ticket> = RowsOf {
+        select: Ticket::as_select(),
+        newest,
+    }
+    .load(conn)?;
     rows.sort_unstable_by_key(|t| std::cmp::Reverse((t.updated_at, t.id)));
     Ok(rows)
 }

@@ -10,7 +10,7 @@ use helpdesk::tickets::query::{status_counts, Scope};
 use helpdesk::tickets::Role;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, staff};
+use crate::helpers::{group_id, spawn_app, staff};
 
 /// Tickets per status in the scope, counted row by row.
 fn counted(db: &Db, scope: &Scope) -> Vec<(String, i64)> {
@@ -45,13 +45,6 @@ fn kept(db: &Db, scope: &Scope) -> Vec<(String, i64)> {
     v.retain(|(_, n)| *n != 0);
     v.sort();
     v
-}
-
-fn group_id(db: &Db, name: &str) -> i64 {
-    db.query(|c| helpdesk::people::find_group_by_name(c, name))
-        .unwrap()
-        .unwrap()
-        .id
 }
 
 #[tokio::test]

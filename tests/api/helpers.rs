@@ -127,6 +127,14 @@ pub fn staff(db: &Db, email: &str, role: Role, groups: &[&str]) -> (i64, String)
     .expect("create staff user")
 }
 
+/// The id of an existing group, by name.
+pub fn group_id(db: &Db, name: &str) -> i64 {
+    db.query(|c| people::find_group_by_name(c, name))
+        .unwrap()
+        .expect("group exists")
+        .id
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }

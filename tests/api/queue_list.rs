@@ -11,7 +11,7 @@ use helpdesk::tickets::model::Ticket;
 use helpdesk::tickets::query::{self, Filter, ListQuery, Scope, Sort};
 use helpdesk::tickets::{Priority, Role, Status};
 
-use crate::helpers::{staff, test_db};
+use crate::helpers::{group_id, staff, test_db};
 use crate::import::write_file;
 
 const TICKETS: i64 = 240;
@@ -123,12 +123,7 @@ fn listing_equals_a_plain_filter_for_every_scope_and_filter() {
     let all: Vec<Ticket> = db
         .query(|c| tickets::table.select(Ticket::as_select()).load(c))
         .unwrap();
-    let group = |name: &str| {
-        db.query(|c| helpdesk::people::find_group_by_name(c, name))
-            .unwrap()
-            .unwrap()
-            .id
-    };
+    let group = |name: &str| group_id(&db, name);
     let (support, sales) = (group("Support"), group("Sales"));
     let scopes = [
         Scope::All,

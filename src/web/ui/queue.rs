@@ -1,6 +1,8 @@
 //! The agents' queue (`/tickets`): filters, sorts, keyset pages of 50,
 //! counts per status, SLA and escalation badges, and bulk actions.
 
+use std::collections::{HashMap, HashSet};
+
 use actix_web::web;
 use askama::Template;
 use serde::Deserialize;
@@ -213,10 +215,15 @@ fn render(c: &mut crate::db::DbConn, staff: &Staff, p: QueueParams) -> Result<Re
     let (tickets, next) = query::list(c, &q)?;
     let counts = query::status_counts(c, &staff.scope)?;
     let follow_ups = query::csat_follow_up_count(c, &staff.scope)?;
-    let (u, cu, g) = ids_of(&tickets);
-    let names = Names::load(c, u, cu, g)?;
     let staff_list = people::list_staff(c)?;
     let groups = people::list_groups(c)?;
+    // The filter menus already hold every agent and group: only the
+    // requesters' names are looked up.
+    let (_, requesters, _) = ids_of(&tickets);
+    let names = Names::load(c, HashSet::new(), requesters, HashSet::new())?;
+    let agent_name: HashMap<i64, &str> =
+        staff_list.iter().map(|u| (u.id, u.name.as_str())).collect();
+    let group_name: HashMap<i64, &str> = groups.iter().map(|g| (g.id, g.name.as_str())).collect();
 
     let rows = tickets
         .iter()
@@ -231,12 +238,13 @@ fn render(c: &mut crate::db::DbConn, staff: &Staff, p: QueueParams) -> Result<Re
             priority: t.priority.clone(),
             group: t
                 .group_id
-                .and_then(|g| names.groups.get(&g))
-                .map(|g| g.name.clone())
+                .and_then(|g| group_name.get(&g))
+                .map(|g| g.to_string())
                 .unwrap_or_default(),
-            assignee: names
-                .person(t.assignee_id, None)
-                .map(|p| p.name)
+            assignee: t
+                .assignee_id
+                .and_then(|a| agent_name.get(&a))
+                .map(|a| a.to_string())
                 .unwrap_or_default(),
             updated: fmt::ago(now, t.updated_at),
             updated_title: fmt::datetime(t.updated_at),

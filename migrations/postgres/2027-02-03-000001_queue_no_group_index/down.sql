@@ -1,0 +1,1 @@
+DROP INDEX tickets_no_group_updated;
