@@ -21,7 +21,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use helpdesk::db::Db;
 use helpdesk::import::{import_file, Options};
-use helpdesk::reports::{report, ReportParams};
+use helpdesk::reports::{report_pooled, ReportParams};
 
 fn iso(base: i64, offset_s: i64) -> String {
     helpdesk::time::format_ms((base + offset_s) * 1000)
@@ -235,7 +235,7 @@ fn main() {
             let mut created = 0;
             for _ in 0..runs {
                 let started = Instant::now();
-                let r = db.query(|c| report(c, p, now)).unwrap();
+                let r = db.query(|c| report_pooled(&db, c, p, now)).unwrap();
                 times.push(started.elapsed().as_secs_f64());
                 created = r.volume.created;
             }
@@ -254,9 +254,12 @@ fn main() {
             let mut page = Vec::new();
             for _ in 0..runs {
                 let started = Instant::now();
-                db.query(|c| helpdesk::reports::load::run_full(c, p, now))
-                    .unwrap();
-                db.query(|c| report(c, &prev, now)).unwrap();
+                db.query(|c| {
+                    let mut spare = helpdesk::reports::spare_conn(&db);
+                    helpdesk::reports::load::run_full_with(c, spare.as_deref_mut(), p, now)
+                })
+                .unwrap();
+                db.query(|c| report_pooled(&db, c, &prev, now)).unwrap();
                 page.push(started.elapsed().as_secs_f64());
             }
             println!(

@@ -423,7 +423,7 @@ pub fn report(config: &Config, args: ReportArgs) -> Result<(), Failure> {
         }
         ReportError::Db(d) => DbError::from(d).into(),
     })?;
-    let report = reports::report(&mut conn, &p, now_ms()).map_err(DbError::from)?;
+    let report = reports::report_pooled(&db, &mut conn, &p, now_ms()).map_err(DbError::from)?;
     let text = if csv {
         reports::csv::render(&report)
     } else {

@@ -255,6 +255,13 @@ impl Db {
             .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
+    /// A second connection for work that can use one beside the caller's
+    /// (the reports), if the pool has one within a moment: never waits for
+    /// a busy pool, where the work simply runs on one connection.
+    pub fn spare_conn(&self) -> Option<PooledConn> {
+        self.pool.get_timeout(Duration::from_millis(50)).ok()
+    }
+
     /// Runs `f` on a pooled connection without a transaction (reads).
     pub fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where

@@ -420,6 +420,65 @@ impl<'a> Acc<'a> {
         acc
     }
 
+    /// A fresh `Acc` for the same window and book, collecting the series
+    /// when this one does (for a part of the tickets, `merge`d back).
+    pub fn empty_like(&self) -> Acc<'a> {
+        let mut acc = Acc::new(self.w, self.book);
+        acc.series = self.series.as_ref().map(|_| SeriesAcc::new(self.w));
+        acc
+    }
+
+    pub fn window(&self) -> &'a Window {
+        self.w
+    }
+
+    /// Adds what `other` counted (other tickets, same window and book).
+    pub fn merge(&mut self, other: Acc<'a>) {
+        self.created += other.created;
+        let (c, o) = (&mut self.by_channel, &other.by_channel);
+        c.email += o.email;
+        c.web += o.web;
+        c.agent += o.agent;
+        c.api += o.api;
+        c.import += o.import;
+        self.resolved_tickets.extend(other.resolved_tickets);
+        self.fr_pending += other.fr_pending;
+        self.fr.0.extend(other.fr.0);
+        self.fr.1.extend(other.fr.1);
+        self.res.0.extend(other.res.0);
+        self.res.1.extend(other.res.1);
+        for (mine, theirs) in [
+            (&mut self.fcr, other.fcr),
+            (&mut self.reopen, other.reopen),
+            (&mut self.escalation, other.escalation),
+            (&mut self.interactions, other.interactions),
+        ] {
+            mine.0 += theirs.0;
+            mine.1 += theirs.1;
+        }
+        for (mine, theirs) in [
+            (&mut self.sla_fr, &other.sla_fr),
+            (&mut self.sla_res, &other.sla_res),
+        ] {
+            mine.met += theirs.met;
+            mine.missed += theirs.missed;
+        }
+        self.backlog_open += other.backlog_open;
+        let (a, o) = (&mut self.by_age, &other.by_age);
+        a.lt_1d += o.lt_1d;
+        a.d1_3 += o.d1_3;
+        a.d3_7 += o.d3_7;
+        a.gt_7d += o.gt_7d;
+        for (mine, theirs) in self.daily.iter_mut().zip(&other.daily) {
+            *mine += theirs;
+        }
+        self.csat_sent += other.csat_sent;
+        self.ratings.extend(other.ratings);
+        if let (Some(mine), Some(theirs)) = (self.series.as_mut(), other.series) {
+            mine.merge(theirs);
+        }
+    }
+
     /// A ticket created in [from, to): every cohort figure and its volume.
     /// Only its events before `to` are read.
     pub fn cohort(&mut self, t: &TicketHistory) {

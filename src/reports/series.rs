@@ -135,6 +135,21 @@ impl RowAcc {
         }
     }
 
+    fn merge(&mut self, other: RowAcc) {
+        self.tickets += other.tickets;
+        self.resolved += other.resolved;
+        self.frt.extend(other.frt);
+        self.res.extend(other.res);
+        for (mine, theirs) in [
+            (&mut self.fcr, other.fcr),
+            (&mut self.sla_fr, other.sla_fr),
+            (&mut self.ratings, other.ratings),
+        ] {
+            mine.0 += theirs.0;
+            mine.1 += theirs.1;
+        }
+    }
+
     fn finish(mut self, id: Option<i64>) -> Row {
         self.frt.sort_unstable();
         self.res.sort_unstable();
@@ -209,6 +224,38 @@ impl SeriesAcc {
             weeks,
             agents: Default::default(),
             groups: Default::default(),
+        }
+    }
+
+    /// Adds what `other` collected (other tickets, same window).
+    pub fn merge(&mut self, other: SeriesAcc) {
+        for (mine, theirs) in self.created.iter_mut().zip(&other.created) {
+            *mine += theirs;
+        }
+        self.resolutions.extend(other.resolutions);
+        for (mine, theirs) in self.backlog.iter_mut().zip(&other.backlog) {
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                *m += t;
+            }
+        }
+        for (mine, theirs) in self.frt.iter_mut().zip(&other.frt) {
+            *mine += theirs;
+        }
+        for (mine, theirs) in self.weeks.iter_mut().zip(&other.weeks) {
+            mine.sla_fr_met += theirs.sla_fr_met;
+            mine.sla_fr_missed += theirs.sla_fr_missed;
+            mine.sla_res_met += theirs.sla_res_met;
+            mine.sla_res_missed += theirs.sla_res_missed;
+            mine.csat_count += theirs.csat_count;
+            mine.csat_good += theirs.csat_good;
+        }
+        for (rows, theirs) in [
+            (&mut self.agents, other.agents),
+            (&mut self.groups, other.groups),
+        ] {
+            for (id, row) in theirs {
+                rows.entry(id).or_default().merge(row);
+            }
         }
     }
 

@@ -817,18 +817,25 @@ async fn bad_requests_and_roles() {
 }
 
 /// Every figure of the report and of the page's series for `queries`, as
-/// text to compare.
+/// text to compare. Each is computed on one connection and again with the
+/// period's tickets split over two (as the pages and the API do), which
+/// must agree to the last figure.
 fn figures(db: &Db, queries: &[RawParams], now: i64) -> Vec<String> {
+    use helpdesk::reports::load::{run_full, run_full_with};
+    let text =
+        |(report, series): (helpdesk::reports::Report, helpdesk::reports::series::Series)| {
+            format!("{}\n{series:?}", serde_json::to_string(&report).unwrap())
+        };
     queries
         .iter()
         .map(|raw| {
             db.query(|c| {
                 let p = ReportParams::parse(c, raw).expect("valid parameters");
-                let (report, series) = helpdesk::reports::load::run_full(c, &p, now)?;
-                Ok(format!(
-                    "{}\n{series:?}",
-                    serde_json::to_string(&report).unwrap()
-                ))
+                let one = text(run_full(c, &p, now)?);
+                let mut spare = db.spare_conn().expect("a second connection");
+                let two = text(run_full_with(c, Some(&mut spare), &p, now)?);
+                assert_eq!(one, two, "one connection and two disagree for {raw:?}");
+                Ok(one)
             })
             .unwrap()
         })

@@ -60,7 +60,7 @@ async fn show(
     let report = blocking(move || {
         state.db.read(|c| {
             let p = ReportParams::parse(c, &params)?;
-            Ok::<_, ApiError>(reports::report(c, &p, now_ms())?)
+            Ok::<_, ApiError>(reports::report_pooled(&state.db, c, &p, now_ms())?)
         })
     })
     .await?;

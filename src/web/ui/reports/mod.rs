@@ -144,6 +144,7 @@ fn field_errors(e: ReportError) -> Result<FieldErrors, PageError> {
 /// Parses the resolved parameters and runs the engine for the period and
 /// the one before (on the caller's blocking thread).
 fn compute(
+    db: &crate::db::Db,
     conn: &mut DbConn,
     raw: &RawParams,
     now: i64,
@@ -152,8 +153,9 @@ fn compute(
         Ok(p) => p,
         Err(e) => return field_errors(e).map(Err),
     };
-    let (report, series) = reports::load::run_full(conn, &params, now)?;
-    let previous = reports::load::run(conn, &previous(&params), now)?;
+    let mut spare = reports::spare_conn(db);
+    let (report, series) = reports::load::run_full_with(conn, spare.as_deref_mut(), &params, now)?;
+    let previous = reports::load::run_with(conn, spare.as_deref_mut(), &previous(&params), now)?;
     Ok(Ok(Computed {
         params,
         report,
@@ -184,7 +186,7 @@ async fn show(
             let options = view::Options::load(c)?;
             let resolved = resolve(&q);
             let outcome = match &resolved {
-                Ok(raw) => compute(c, raw, crate::time::now_ms())?,
+                Ok(raw) => compute(&state.db, c, raw, crate::time::now_ms())?,
                 Err(e) => Err(e.clone()),
             };
             // The picker keeps what was chosen, even beside another error.
@@ -269,9 +271,11 @@ async fn download(
         let span = format!("{}-{}", params.from, params.to);
         Ok(Ok(match what {
             Download::Agents | Download::Groups => {
-                let (_, series) = state
-                    .db
-                    .read(|c| reports::load::run_full(c, &params, now).map_err(PageError::from))?;
+                let (_, series) = state.db.read(|c| {
+                    let mut spare = reports::spare_conn(&state.db);
+                    reports::load::run_full_with(c, spare.as_deref_mut(), &params, now)
+                        .map_err(PageError::from)
+                })?;
                 let (rows, name) = match what {
                     Download::Agents => (&series.agents, "agents"),
                     _ => (&series.groups, "groups"),
@@ -283,9 +287,9 @@ async fn download(
                 )
             }
             Download::ReportCsv | Download::ReportJson => {
-                let report = state
-                    .db
-                    .read(|c| reports::load::run(c, &params, now).map_err(PageError::from))?;
+                let report = state.db.read(|c| {
+                    reports::report_pooled(&state.db, c, &params, now).map_err(PageError::from)
+                })?;
                 if matches!(what, Download::ReportCsv) {
                     (
                         reports::csv::render(&report),
