@@ -273,7 +273,7 @@ pub fn run(conn: &mut DbConn, p: &ReportParams, now: i64) -> QueryResult<Report>
 }
 
 /// `run`, reading half of the period's tickets on `spare` at the same time
-/// when there is one (`Db::spare_conn`).
+/// when there is one (`reports::spare_conn`).
 pub fn run_with(
     conn: &mut DbConn,
     spare: Option<&mut DbConn>,

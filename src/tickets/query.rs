@@ -454,12 +454,12 @@ fn merged_arms(q: &ListQuery) -> Option<Vec<(Part, Status)>> {
 }
 
 /// The backend of `DbConn` (either database).
-type Db = <DbConn as diesel::Connection>::Backend;
+type AnyBackend = <DbConn as diesel::Connection>::Backend;
 
 type Arm = diesel::dsl::IntoBoxed<
     'static,
     diesel::dsl::Select<tickets::table, (tickets::updated_at, tickets::id)>,
-    Db,
+    AnyBackend,
 >;
 
 /// `arm UNION ALL arm … ORDER BY updated_at DESC, id DESC LIMIT n`: each
@@ -487,10 +487,10 @@ impl diesel::query_builder::Query for NewestOf {
     type SqlType = (diesel::sql_types::BigInt, diesel::sql_types::BigInt);
 }
 
-impl diesel::query_builder::QueryFragment<Db> for NewestOf {
+impl diesel::query_builder::QueryFragment<AnyBackend> for NewestOf {
     fn walk_ast<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, Db>,
+        mut out: diesel::query_builder::AstPass<'_, 'b, AnyBackend>,
     ) -> QueryResult<()> {
         // A lone arm takes the final ORDER BY itself (PostgreSQL refuses a
         // second one after a parenthesized select).
@@ -502,7 +502,10 @@ impl diesel::query_builder::QueryFragment<Db> for NewestOf {
             if own_order {
                 out.push_sql("(");
             }
-            <Arm as diesel::query_builder::QueryFragment<Db>>::walk_ast(arm, out.reborrow())?;
+            <Arm as diesel::query_builder::QueryFragment<AnyBackend>>::walk_ast(
+                arm,
+                out.reborrow(),
+            )?;
             if own_order {
                 out.push_sql(" ORDER BY updated_at DESC, id DESC LIMIT ");
                 out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.limit)?;
@@ -518,7 +521,7 @@ impl diesel::query_builder::QueryFragment<Db> for NewestOf {
 /// snapshot without a transaction, and one round trip on PostgreSQL); in
 /// no particular order.
 struct RowsOf {
-    select: diesel::dsl::AsSelect<Ticket, Db>,
+    select: diesel::dsl::AsSelect<Ticket, AnyBackend>,
     newest: NewestOf,
 }
 
@@ -528,13 +531,13 @@ impl diesel::query_builder::QueryId for RowsOf {
 }
 
 impl diesel::query_builder::Query for RowsOf {
-    type SqlType = diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Ticket, Db>>;
+    type SqlType = diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Ticket, AnyBackend>>;
 }
 
-impl diesel::query_builder::QueryFragment<Db> for RowsOf {
+impl diesel::query_builder::QueryFragment<AnyBackend> for RowsOf {
     fn walk_ast<'b>(
         &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, Db>,
+        mut out: diesel::query_builder::AstPass<'_, 'b, AnyBackend>,
     ) -> QueryResult<()> {
         out.push_sql("SELECT ");
         self.select.walk_ast(out.reborrow())?;
