@@ -13,6 +13,9 @@ mod helpers;
 #[path = "browser/driver.rs"]
 mod driver;
 
+#[path = "browser/xss.rs"]
+mod xss;
+
 use std::panic::{resume_unwind, AssertUnwindSafe};
 
 use anyhow::{ensure, Context, Result};
@@ -41,14 +44,20 @@ async fn request_answered_by_an_agent_is_read_in_the_portal() {
     let browser = driver.browser().await.unwrap_or_else(|e| panic!("{e:#}"));
 
     let outcome = AssertUnwindSafe(flow(&app, &browser)).catch_unwind().await;
+    finish(&app, &browser, outcome).await;
+}
+
+/// Saves evidence of a failure, ends the browser and the server, then
+/// reports the flow's outcome.
+async fn finish(app: &TestApp, browser: &Client, outcome: std::thread::Result<Result<()>>) {
     let evidence = match &outcome {
         Ok(Ok(())) => None,
-        _ => driver::save_evidence(&browser, std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
+        _ => driver::save_evidence(browser, std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
             .await
             .map(|p| p.display().to_string()),
     };
     // Ends Chromium cleanly; the driver's drop kills whatever is left.
-    let _ = browser.close().await;
+    let _ = browser.clone().close().await;
     // libpq must not be closing pooled connections on server threads while
     // the process exits (seen once: "double free or corruption" at exit).
     app.stop().await;
@@ -60,6 +69,18 @@ async fn request_answered_by_an_agent_is_read_in_the_portal() {
         ),
         Err(panic) => resume_unwind(panic),
     }
+}
+
+#[tokio::test]
+async fn hostile_text_and_html_render_inert_in_chromium() {
+    let driver = Driver::start().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let app = spawn_app().await;
+    staff(&app.db, xss::AGENT, Role::Admin, &["Support"]);
+    let browser = driver.browser().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let outcome = AssertUnwindSafe(xss::flow(&app, &driver, &browser))
+        .catch_unwind()
+        .await;
+    finish(&app, &browser, outcome).await;
 }
 
 fn url(app: &TestApp, path: &str) -> String {

@@ -2,6 +2,7 @@
 //! thin handlers that extract, authorize, call the domain and render.
 
 pub mod api;
+mod headers;
 mod health;
 pub mod ui;
 
@@ -52,6 +53,7 @@ impl Application {
         });
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(headers::defaults())
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 .app_data(state.clone())
                 .app_data(api::json_config())

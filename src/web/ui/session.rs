@@ -81,7 +81,7 @@ pub fn csrf_valid(req: &HttpRequest, state: &AppState, submitted: &str) -> bool 
 }
 
 /// Middleware for every page: mints the CSRF seed cookie for a new browser
-/// and adds the security headers pages need.
+/// and keeps pages out of caches.
 pub async fn browser_layer(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -100,22 +100,8 @@ pub async fn browser_layer(
             .response_mut()
             .add_cookie(&cookie(SEED_COOKIE, s, secure));
     }
+    // The security headers every answer carries come from `web::headers`.
     let h = res.headers_mut();
-    let defaults = [
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "same-origin"),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
-             object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        ),
-    ];
-    for (name, value) in defaults {
-        if !h.contains_key(&name) {
-            h.insert(name, HeaderValue::from_static(value));
-        }
-    }
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
