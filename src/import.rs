@@ -220,22 +220,32 @@ fn parse_batches(
     tx: mpsc::SyncSender<Parsed>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut line = String::new();
+    let mut bytes = Vec::new();
     let mut number = 0;
     let mut batch = Batch::default();
     let mut seen = std::collections::HashSet::new();
     loop {
-        line.clear();
-        let n = reader.read_line(&mut line)?;
+        bytes.clear();
+        let n = reader.read_until(b'\n', &mut bytes)?;
         if n == 0 {
             break;
         }
         number += 1;
         bar.inc(n as u64);
+        // A line that is not UTF-8 is one bad line, not the end of the file.
+        let Ok(line) = std::str::from_utf8(&bytes) else {
+            if tx
+                .send(Parsed::Bad(number, "the line is not valid UTF-8".into()))
+                .is_err()
+            {
+                return Ok(());
+            }
+            continue;
+        };
         if line.trim().is_empty() {
             continue;
         }
-        let sent = match prepare(&line) {
+        let sent = match prepare(line) {
             Ok(t) if !seen.insert(t.external_id.clone()) => tx.send(Parsed::Repeat),
             Ok(t) => {
                 batch.lines.push(number);

@@ -1,11 +1,12 @@
+use crate::web::routes::{Access, Routes};
 use actix_web::{web, HttpResponse};
 use diesel::connection::SimpleConnection;
 use serde_json::json;
 
 use super::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz));
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Public, "/healthz", healthz);
 }
 
 /// 200 when the store answers, 503 otherwise (load balancers take us out).

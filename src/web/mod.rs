@@ -4,6 +4,7 @@
 pub mod api;
 mod headers;
 mod health;
+pub mod routes;
 pub mod ui;
 
 use std::net::TcpListener;
@@ -59,7 +60,7 @@ impl Application {
                 .app_data(api::json_config())
                 .app_data(api::query_config())
                 .app_data(api::path_config())
-                .configure(health::routes)
+                .configure(|cfg| health::routes(&mut routes::Routes::new(cfg, "")))
                 .configure(api::routes)
                 .configure(ui::routes)
         })

@@ -172,3 +172,18 @@ fn a_missing_file_is_an_error() {
     );
     assert!(err.unwrap_err().to_string().contains("/no/such/file.jsonl"));
 }
+
+#[test]
+fn a_line_that_is_not_utf8_is_one_bad_line() {
+    let (db, _g) = test_db();
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    writeln!(f, "{}", line("U-1", "")).unwrap();
+    f.write_all(b"{\"external_id\": \"U-2\", \"subject\": \"caf\xe9\"}\n")
+        .unwrap();
+    writeln!(f, "{}", line("U-3", "")).unwrap();
+    let mut bad = Vec::new();
+    let summary = import_file(&db, f.path(), &opts(), |n, m| bad.push((n, m.to_string()))).unwrap();
+    assert_eq!((summary.imported, summary.bad), (2, 1), "{bad:?}");
+    assert_eq!(bad[0].0, 2);
+    assert!(bad[0].1.contains("UTF-8"), "{bad:?}");
+}

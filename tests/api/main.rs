@@ -2,6 +2,7 @@
 //! HELPDESK_TEST_DATABASE_URL is set (a fresh database per test).
 
 mod admin;
+mod authorization;
 mod cli;
 mod corpus;
 mod counts;

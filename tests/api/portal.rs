@@ -9,7 +9,7 @@ use helpdesk::time::now_ms;
 use crate::helpers::{signer, spawn_app, staff, Browser, Page, TestApp};
 
 /// Submits the web form from a fresh page (so the CSRF token is current).
-async fn submit(
+pub(crate) async fn submit(
     b: &mut Browser,
     fields: &[(&str, &str)],
     files: &[(&str, &str, &str, Vec<u8>)],
@@ -20,7 +20,7 @@ async fn submit(
 }
 
 /// The number in `<strong id="ticket-number">#42</strong>`.
-fn ticket_number(html: &str) -> i64 {
+pub(crate) fn ticket_number(html: &str) -> i64 {
     let start = r#"<strong id="ticket-number">#"#;
     let i = html.find(start).expect("ticket number on the page") + start.len();
     let end = html[i..].find("</strong>").unwrap();
@@ -82,7 +82,7 @@ async fn request_link(app: &TestApp, b: &mut Browser, email: &str) -> String {
 }
 
 /// Signs `email` in to the portal the way a customer does.
-async fn portal_sign_in(app: &TestApp, b: &mut Browser, email: &str) {
+pub(crate) async fn portal_sign_in(app: &TestApp, b: &mut Browser, email: &str) {
     let token = request_link(app, b, email).await;
     let p = b.get(&format!("/portal/auth?token={token}")).await;
     assert_eq!(p.status, 200, "{}", p.body);

@@ -13,6 +13,8 @@ pub use json::ApiJson;
 
 use actix_web::{web, HttpRequest};
 
+use crate::web::routes::Routes;
+
 /// Largest JSON body the API reads.
 pub const MAX_BODY: usize = 2 << 20;
 
@@ -21,8 +23,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api")
             .service(
                 web::scope("/v1")
-                    .configure(tickets::routes)
-                    .configure(reports::routes)
+                    .configure(|cfg| {
+                        let r = &mut Routes::new(cfg, "/api/v1");
+                        tickets::routes(r);
+                        reports::routes(r);
+                    })
                     .default_service(web::to(not_found)),
             )
             .default_service(web::to(not_found)),

@@ -1,6 +1,7 @@
 //! /api/v1/reports: the METRICS.md report as JSON or CSV, for managers and
 //! admins.
 
+use crate::web::routes::{Access, Routes};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
@@ -12,8 +13,8 @@ use crate::tickets::Role;
 use crate::time::now_ms;
 use crate::web::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/reports", web::get().to(show));
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Api, "/reports", show);
 }
 
 #[derive(Deserialize)]

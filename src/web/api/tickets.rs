@@ -1,5 +1,6 @@
 //! /api/v1/tickets: thin handlers over `crate::tickets`.
 
+use crate::web::routes::{Access, Routes};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -16,21 +17,18 @@ use crate::tickets::{ops, Actor, Assignment, Body, Channel, NewTicket, Priority,
 use crate::time::now_ms;
 use crate::web::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/tickets")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .route("/tickets/{id}", web::get().to(show))
-    .route("/tickets/{id}/reply", web::post().to(reply))
-    .route("/tickets/{id}/note", web::post().to(note))
-    .route("/tickets/{id}/assign", web::post().to(assign))
-    .route("/tickets/{id}/priority", web::post().to(priority))
-    .route("/tickets/{id}/escalate", web::post().to(escalate))
-    .route("/tickets/{id}/resolve", web::post().to(resolve))
-    .route("/tickets/{id}/reopen", web::post().to(reopen))
-    .route("/tickets/{id}/close", web::post().to(close));
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Api, "/tickets", list)
+        .post(Access::Api, "/tickets", create)
+        .get(Access::Api, "/tickets/{id}", show)
+        .post(Access::Api, "/tickets/{id}/reply", reply)
+        .post(Access::Api, "/tickets/{id}/note", note)
+        .post(Access::Api, "/tickets/{id}/assign", assign)
+        .post(Access::Api, "/tickets/{id}/priority", priority)
+        .post(Access::Api, "/tickets/{id}/escalate", escalate)
+        .post(Access::Api, "/tickets/{id}/resolve", resolve)
+        .post(Access::Api, "/tickets/{id}/reopen", reopen)
+        .post(Access::Api, "/tickets/{id}/close", close);
 }
 
 type State = web::Data<AppState>;

@@ -3,6 +3,7 @@
 //! vote); the POST, with the visitor's CSRF token, records the rating. The
 //! same for the opt-out link.
 
+use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use askama::Template;
@@ -16,17 +17,11 @@ use crate::tickets::ops::tagged_subject;
 use crate::time::now_ms;
 use crate::web::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/csat/{token}")
-            .route(web::get().to(show))
-            .route(web::post().to(rate)),
-    )
-    .service(
-        web::resource("/csat/{token}/opt-out")
-            .route(web::get().to(opt_out_form))
-            .route(web::post().to(opt_out)),
-    );
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Public, "/csat/{token}", show)
+        .post(Access::Public, "/csat/{token}", rate)
+        .get(Access::Public, "/csat/{token}/opt-out", opt_out_form)
+        .post(Access::Public, "/csat/{token}/opt-out", opt_out);
 }
 
 pub struct Choice {

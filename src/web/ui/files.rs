@@ -3,6 +3,7 @@
 //! but a raster image is sent as a download, and every file is sandboxed,
 //! so an uploaded HTML or SVG file can never run script on our origin.
 
+use crate::web::routes::{Access, Routes};
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{web, HttpResponse};
 
@@ -12,8 +13,8 @@ use crate::tickets::attachments;
 use crate::tickets::query;
 use crate::web::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/attachments/{id}/{name}", web::get().to(download));
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Visitor, "/attachments/{id}/{name}", download);
 }
 
 async fn download(

@@ -1,5 +1,6 @@
 //! Staff sign-in and sign-out (customers sign in by link: see the portal).
 
+use crate::web::routes::{Access, Routes};
 use std::sync::OnceLock;
 
 use actix_web::http::StatusCode;
@@ -16,13 +17,10 @@ use crate::people::{self, EmailAddress};
 use crate::time::now_ms;
 use crate::web::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/login")
-            .route(web::get().to(show))
-            .route(web::post().to(submit)),
-    )
-    .route("/logout", web::post().to(logout));
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Public, "/login", show)
+        .post(Access::Public, "/login", submit)
+        .post(Access::Public, "/logout", logout);
 }
 
 #[derive(Template)]

@@ -25,6 +25,7 @@ mod webform;
 pub use error::PageError;
 pub use layout::Chrome;
 
+use crate::web::routes::{Access, Routes};
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse, Responder};
@@ -33,21 +34,24 @@ use askama::Template;
 use session::Visitor;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/static/{name}", web::get().to(assets::serve));
+    Routes::new(cfg, "").get(Access::Public, "/static/{name}", assets::serve);
     cfg.service(
         web::scope("")
             .wrap(from_fn(session::browser_layer))
-            .route("/", web::get().to(home))
-            .configure(login::routes)
-            .configure(queue::routes)
-            .configure(ticket::routes)
-            .configure(files::routes)
-            .configure(webform::routes)
-            .configure(portal::routes)
-            .configure(csat::routes)
-            .configure(admin::routes)
-            .configure(settings::routes)
-            .configure(reports::routes)
+            .configure(|cfg| {
+                let r = &mut Routes::new(cfg, "");
+                r.get(Access::Public, "/", home);
+                login::routes(r);
+                queue::routes(r);
+                ticket::routes(r);
+                files::routes(r);
+                webform::routes(r);
+                portal::routes(r);
+                csat::routes(r);
+                admin::routes(r);
+                settings::routes(r);
+                reports::routes(r);
+            })
             .default_service(web::to(not_found)),
     );
 }

@@ -3,6 +3,7 @@
 //! reply form and a reopen button. A customer only ever sees tickets they
 //! are the requester of or CC'd on (`PortalUser::ticket`), and never notes.
 
+use crate::web::routes::{Access, Routes};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -25,21 +26,15 @@ use crate::web::AppState;
 /// Requests listed on the portal's first page.
 const LIST_LIMIT: i64 = 200;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/portal/login")
-            .route(web::get().to(login_form))
-            .route(web::post().to(send_link)),
-    )
-    .service(
-        web::resource("/portal/auth")
-            .route(web::get().to(confirm))
-            .route(web::post().to(sign_in)),
-    )
-    .route("/portal", web::get().to(list))
-    .route("/portal/tickets/{id}", web::get().to(show))
-    .route("/portal/tickets/{id}/reply", web::post().to(reply))
-    .route("/portal/tickets/{id}/reopen", web::post().to(reopen));
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Public, "/portal/login", login_form)
+        .post(Access::Public, "/portal/login", send_link)
+        .get(Access::Public, "/portal/auth", confirm)
+        .post(Access::Public, "/portal/auth", sign_in)
+        .get(Access::Customer, "/portal", list)
+        .get(Access::Customer, "/portal/tickets/{id}", show)
+        .post(Access::Customer, "/portal/tickets/{id}/reply", reply)
+        .post(Access::Customer, "/portal/tickets/{id}/reopen", reopen);
 }
 
 #[derive(Deserialize)]

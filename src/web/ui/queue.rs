@@ -1,6 +1,7 @@
 //! The agents' queue (`/tickets`): filters, sorts, keyset pages of 50,
 //! counts per status, SLA and escalation badges, and bulk actions.
 
+use crate::web::routes::{Access, Routes};
 use std::collections::{HashMap, HashSet};
 
 use actix_web::web;
@@ -20,9 +21,9 @@ use crate::web::AppState;
 
 pub const PAGE_SIZE: i64 = 50;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/tickets", web::get().to(show))
-        .route("/tickets/bulk", web::post().to(bulk));
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Staff, "/tickets", show)
+        .post(Access::Staff, "/tickets/bulk", bulk);
 }
 
 #[derive(Deserialize, Default, Clone)]

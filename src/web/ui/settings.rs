@@ -1,5 +1,6 @@
 //! A staff user's own settings: which notification mails they get.
 
+use crate::web::routes::{Access, Routes};
 use actix_web::web;
 use askama::Template;
 use serde::Deserialize;
@@ -10,9 +11,12 @@ use crate::tickets::notify::{self, Notice};
 use crate::web::ui::forms::Form;
 use crate::web::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/settings/notifications", web::get().to(show))
-        .route("/settings/notifications", web::post().to(save));
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Staff, "/settings/notifications", show).post(
+        Access::Staff,
+        "/settings/notifications",
+        save,
+    );
 }
 
 #[derive(Deserialize)]

@@ -2,6 +2,7 @@
 //! timeline, and the forms that act on the ticket (each a thin handler over
 //! `tickets::ops`).
 
+use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -21,19 +22,20 @@ use crate::time::now_ms;
 use crate::web::api::views::Names;
 use crate::web::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/tickets/{id}", web::get().to(show))
-        .route("/tickets/{id}/reply", web::post().to(reply))
-        .route("/tickets/{id}/note", web::post().to(note))
-        .route("/tickets/{id}/assign", web::post().to(assign))
-        .route("/tickets/{id}/priority", web::post().to(priority))
-        .route("/tickets/{id}/escalate", web::post().to(escalate))
-        .route("/tickets/{id}/csat-done", web::post().to(csat_done))
-        .route(
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Staff, "/tickets/{id}", show)
+        .post(Access::Staff, "/tickets/{id}/reply", reply)
+        .post(Access::Staff, "/tickets/{id}/note", note)
+        .post(Access::Staff, "/tickets/{id}/assign", assign)
+        .post(Access::Staff, "/tickets/{id}/priority", priority)
+        .post(Access::Staff, "/tickets/{id}/escalate", escalate)
+        .post(Access::Staff, "/tickets/{id}/csat-done", csat_done)
+        .post(
+            Access::Staff,
             "/tickets/{id}/{action:resolve|reopen|close}",
-            web::post().to(change_status),
+            change_status,
         )
-        .route("/canned/{id}", web::get().to(canned_text));
+        .get(Access::Staff, "/canned/{id}", canned_text);
 }
 
 /// A canned response's text, for the reply box's "Insert" (script).

@@ -3,6 +3,7 @@
 //! confirmation is shown directly (no redirect) because it names the ticket
 //! number, which a reload must not be able to create twice silently.
 
+use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use askama::Template;
@@ -19,12 +20,9 @@ use crate::web::AppState;
 /// Longest name we take: a name is shown in lists and mail headers.
 const MAX_NAME_CHARS: usize = 200;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/new")
-            .route(web::get().to(show))
-            .route(web::post().to(submit)),
-    );
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Public, "/new", show)
+        .post(Access::Public, "/new", submit);
 }
 
 /// What was typed, kept when the form comes back with errors.

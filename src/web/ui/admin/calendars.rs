@@ -1,6 +1,7 @@
 //! SLA calendars: a time zone, open hours per weekday and holidays. Saving
 //! or deleting one recomputes the due times of every open ticket.
 
+use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use askama::Template;
@@ -16,18 +17,12 @@ use crate::web::ui::session::Staff;
 use crate::web::ui::{blocking, html, redirect, Chrome, FieldErrors, PageError, Reply};
 use crate::web::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/admin/calendars")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(
-        web::resource("/admin/calendars/{id}")
-            .route(web::get().to(edit))
-            .route(web::post().to(update)),
-    )
-    .route("/admin/calendars/{id}/delete", web::post().to(delete));
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Admin, "/admin/calendars", list)
+        .post(Access::Admin, "/admin/calendars", create)
+        .get(Access::Admin, "/admin/calendars/{id}", edit)
+        .post(Access::Admin, "/admin/calendars/{id}", update)
+        .post(Access::Admin, "/admin/calendars/{id}/delete", delete);
 }
 
 /// The form field of each weekday, Monday first.

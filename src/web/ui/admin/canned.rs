@@ -1,5 +1,6 @@
 //! Canned responses: saved replies agents insert into the reply box.
 
+use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use askama::Template;
@@ -16,18 +17,12 @@ use crate::web::ui::session::Staff;
 use crate::web::ui::{blocking, html, redirect, Chrome, FieldErrors, PageError, Reply};
 use crate::web::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/admin/canned")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(
-        web::resource("/admin/canned/{id}")
-            .route(web::get().to(edit))
-            .route(web::post().to(update)),
-    )
-    .route("/admin/canned/{id}/delete", web::post().to(delete));
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Admin, "/admin/canned", list)
+        .post(Access::Admin, "/admin/canned", create)
+        .get(Access::Admin, "/admin/canned/{id}", edit)
+        .post(Access::Admin, "/admin/canned/{id}", update)
+        .post(Access::Admin, "/admin/canned/{id}/delete", delete);
 }
 
 struct Row {

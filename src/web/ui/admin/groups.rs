@@ -1,6 +1,7 @@
 //! Groups: the list with member counts, creating one, and a group's page
 //! (rename, members, add and remove a member).
 
+use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use askama::Template;
@@ -16,22 +17,17 @@ use crate::web::ui::session::Staff;
 use crate::web::ui::{blocking, html, redirect, Chrome, FieldErrors, PageError, Reply};
 use crate::web::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/admin/groups")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(
-        web::resource("/admin/groups/{id}")
-            .route(web::get().to(show))
-            .route(web::post().to(rename)),
-    )
-    .route("/admin/groups/{id}/members", web::post().to(add_member))
-    .route(
-        "/admin/groups/{id}/members/{user_id}/remove",
-        web::post().to(remove_member),
-    );
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Admin, "/admin/groups", list)
+        .post(Access::Admin, "/admin/groups", create)
+        .get(Access::Admin, "/admin/groups/{id}", show)
+        .post(Access::Admin, "/admin/groups/{id}", rename)
+        .post(Access::Admin, "/admin/groups/{id}/members", add_member)
+        .post(
+            Access::Admin,
+            "/admin/groups/{id}/members/{user_id}/remove",
+            remove_member,
+        );
 }
 
 struct Row {

@@ -1,6 +1,7 @@
 //! Mailboxes: the support addresses, the group their new tickets go to and
 //! whether they acknowledge new requests.
 
+use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use askama::Template;
@@ -17,18 +18,12 @@ use crate::web::ui::session::Staff;
 use crate::web::ui::{blocking, html, redirect, Chrome, FieldErrors, PageError, Reply};
 use crate::web::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/admin/mailboxes")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(
-        web::resource("/admin/mailboxes/{id}")
-            .route(web::get().to(edit))
-            .route(web::post().to(update)),
-    )
-    .route("/admin/mailboxes/{id}/delete", web::post().to(delete));
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Admin, "/admin/mailboxes", list)
+        .post(Access::Admin, "/admin/mailboxes", create)
+        .get(Access::Admin, "/admin/mailboxes/{id}", edit)
+        .post(Access::Admin, "/admin/mailboxes/{id}", update)
+        .post(Access::Admin, "/admin/mailboxes/{id}/delete", delete);
 }
 
 impl From<MailboxError> for Refused {

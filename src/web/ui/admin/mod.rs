@@ -12,6 +12,7 @@ mod quarantine;
 mod sla;
 mod users;
 
+use crate::web::routes::{Access, Routes};
 use actix_web::web;
 use askama::Template;
 use serde::Deserialize;
@@ -22,15 +23,15 @@ use crate::db::{DbConn, DbError};
 use crate::people::PeopleError;
 use crate::web::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin", web::get().to(index));
-    users::routes(cfg);
-    groups::routes(cfg);
-    mailboxes::routes(cfg);
-    canned::routes(cfg);
-    calendars::routes(cfg);
-    sla::routes(cfg);
-    quarantine::routes(cfg);
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Admin, "/admin", index);
+    users::routes(r);
+    groups::routes(r);
+    mailboxes::routes(r);
+    canned::routes(r);
+    calendars::routes(r);
+    sla::routes(r);
+    quarantine::routes(r);
 }
 
 /// The chrome of an admin page.

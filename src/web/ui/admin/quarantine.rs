@@ -2,6 +2,7 @@
 //! sender, over the size limit, ...). Admins see each with its error,
 //! download the raw mail, and retry it after a fix. Nothing here deletes.
 
+use crate::web::routes::{Access, Routes};
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -18,10 +19,10 @@ use crate::web::AppState;
 /// The list shows this many, newest first.
 const SHOWN: i64 = 200;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/quarantine", web::get().to(list))
-        .route("/admin/quarantine/{id}/raw", web::get().to(download))
-        .route("/admin/quarantine/{id}/retry", web::post().to(retry));
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Admin, "/admin/quarantine", list)
+        .get(Access::Admin, "/admin/quarantine/{id}/raw", download)
+        .post(Access::Admin, "/admin/quarantine/{id}/retry", retry);
 }
 
 impl From<IngestError> for PageError {

@@ -2,6 +2,7 @@
 //! a breach does. Saving or deleting one recomputes the due times of every
 //! open ticket.
 
+use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use askama::Template;
@@ -20,18 +21,12 @@ use crate::web::ui::session::Staff;
 use crate::web::ui::{blocking, html, redirect, Chrome, FieldErrors, PageError, Reply};
 use crate::web::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/admin/sla")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(
-        web::resource("/admin/sla/{id}")
-            .route(web::get().to(edit))
-            .route(web::post().to(update)),
-    )
-    .route("/admin/sla/{id}/delete", web::post().to(delete));
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Admin, "/admin/sla", list)
+        .post(Access::Admin, "/admin/sla", create)
+        .get(Access::Admin, "/admin/sla/{id}", edit)
+        .post(Access::Admin, "/admin/sla/{id}", update)
+        .post(Access::Admin, "/admin/sla/{id}/delete", delete);
 }
 
 /// Form fields of the targets, in `Priority::ALL` order.

@@ -2,6 +2,7 @@
 //! active flag, groups, a new password). Deactivating a user or changing
 //! their password ends their sessions.
 
+use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use askama::Template;
@@ -18,17 +19,11 @@ use crate::web::ui::session::Staff;
 use crate::web::ui::{blocking, html, redirect, FieldErrors, PageError, Reply};
 use crate::web::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/admin/users")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(
-        web::resource("/admin/users/{id}")
-            .route(web::get().to(edit))
-            .route(web::post().to(update)),
-    );
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Admin, "/admin/users", list)
+        .post(Access::Admin, "/admin/users", create)
+        .get(Access::Admin, "/admin/users/{id}", edit)
+        .post(Access::Admin, "/admin/users/{id}", update);
 }
 
 struct Row {

@@ -5,6 +5,7 @@
 
 mod view;
 
+use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{Datelike, Days, NaiveDate, Utc};
@@ -18,12 +19,12 @@ use crate::reports::series::{Row, Series};
 use crate::reports::{self, RawParams, Report, ReportError, ReportParams};
 use crate::web::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/reports", web::get().to(show))
-        .route("/reports/agents.csv", web::get().to(agents_csv))
-        .route("/reports/groups.csv", web::get().to(groups_csv))
-        .route("/reports/report.csv", web::get().to(report_csv))
-        .route("/reports/report.json", web::get().to(report_json));
+pub fn routes(r: &mut Routes) {
+    r.get(Access::Staff, "/reports", show)
+        .get(Access::Staff, "/reports/agents.csv", agents_csv)
+        .get(Access::Staff, "/reports/groups.csv", groups_csv)
+        .get(Access::Staff, "/reports/report.csv", report_csv)
+        .get(Access::Staff, "/reports/report.json", report_json);
 }
 
 /// The query string as typed.
