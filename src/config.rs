@@ -17,6 +17,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_CONFIG_FILE: &str = "helpdesk.toml";
 pub const DEFAULT_MAX_ATTACHMENT_BYTES: usize = 10 << 20;
 pub const DEFAULT_MAX_MAIL_BYTES: usize = 25 << 20;
+pub const DEFAULT_API_REQUESTS_PER_MINUTE: u32 = 1200;
 pub const DEFAULT_CSAT_DELAY_HOURS: u64 = 24;
 pub const DEFAULT_CSAT_REMINDER_DAYS: u64 = 3;
 
@@ -51,6 +52,7 @@ struct FileConfig {
     secret: Option<String>,
     log_format: Option<String>,
     max_attachment_bytes: Option<u64>,
+    api_requests_per_minute: Option<u64>,
     max_mail_bytes: Option<u64>,
     subject_tag: Option<String>,
     maildirs: Option<Vec<String>>,
@@ -139,6 +141,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Largest file a web form accepts (each); the whole upload may hold a few.
     pub max_attachment_bytes: usize,
+    /// API requests each token may make per minute (a burst of as many,
+    /// refilled evenly); 0 turns the limit off.
+    pub api_requests_per_minute: u32,
     /// Largest mail ingestion processes; a bigger one is quarantined.
     pub max_mail_bytes: usize,
     /// The ticket tag mail subjects carry.
@@ -168,6 +173,7 @@ impl fmt::Debug for Config {
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("log_format", &self.log_format)
             .field("max_attachment_bytes", &self.max_attachment_bytes)
+            .field("api_requests_per_minute", &self.api_requests_per_minute)
             .field("max_mail_bytes", &self.max_mail_bytes)
             .field("subject_tag", &self.subject_tag.to_string())
             .field("maildirs", &self.maildirs)
@@ -277,6 +283,22 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "max_attachment_bytes",
                 message: "must be between 1024 bytes and 1 GiB".into(),
+            });
+        }
+        let api_requests_per_minute =
+            match env("HELPDESK_API_REQUESTS_PER_MINUTE").filter(|v| !v.trim().is_empty()) {
+                Some(v) => v.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
+                    key: "api_requests_per_minute",
+                    message: format!("{v:?} is not a number of requests"),
+                })?,
+                None => file_cfg
+                    .api_requests_per_minute
+                    .unwrap_or(DEFAULT_API_REQUESTS_PER_MINUTE as u64),
+            };
+        if api_requests_per_minute > 1_000_000 {
+            return Err(ConfigError::Invalid {
+                key: "api_requests_per_minute",
+                message: "must be at most 1000000 (0 turns the limit off)".into(),
             });
         }
         let max_mail_bytes = match env("HELPDESK_MAX_MAIL_BYTES").filter(|v| !v.trim().is_empty()) {
@@ -411,6 +433,7 @@ impl Config {
             imap,
             imap_poll_seconds,
             max_attachment_bytes: max_attachment_bytes as usize,
+            api_requests_per_minute: api_requests_per_minute as u32,
             max_mail_bytes: max_mail_bytes as usize,
             subject_tag,
             maildirs,

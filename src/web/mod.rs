@@ -17,6 +17,15 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::mail::message_id::MessageIdSigner;
 
+/// The client's address, for rate limits. The peer address: behind a
+/// reverse proxy every client shares the proxy's (a forwarded header is
+/// not trusted, since any client can send one).
+pub fn client_address(req: &actix_web::HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// What every handler can reach.
 pub struct AppState {
     pub db: Db,
@@ -27,6 +36,7 @@ pub struct AppState {
     /// address. Links in mail use it, never the request's Host header (which
     /// a client chooses).
     pub base_url: String,
+    pub api_limit: api::limit::ApiLimit,
 }
 
 pub struct Application {
@@ -45,7 +55,9 @@ impl Application {
             .base_url
             .clone()
             .unwrap_or_else(|| format!("http://{}:{port}", config.listen.ip()));
+        let api_limit = api::limit::ApiLimit::new(config.api_requests_per_minute);
         let state = web::Data::new(AppState {
+            api_limit,
             db,
             config,
             signer,

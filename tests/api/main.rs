@@ -21,6 +21,7 @@ mod notifications;
 mod outbound;
 mod portal;
 mod queue_list;
+mod rate_limits;
 mod reports;
 mod reports_page;
 mod schema;

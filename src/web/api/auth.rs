@@ -58,6 +58,12 @@ impl FromRequest for ApiUser {
                     .db
                     .query(|c| tokens::authenticate(c, &token, now))?
                     .ok_or(ApiError::Unauthorized)?;
+                if let Some(seconds) = state
+                    .api_limit
+                    .take(owner.token_id, std::time::Instant::now())
+                {
+                    return Err(ApiError::TooManyRequests(seconds));
+                }
                 if owner.stale {
                     state
                         .db

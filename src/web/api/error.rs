@@ -27,6 +27,8 @@ pub enum ApiError {
     Invalid { field: String, message: String },
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    #[error("too many requests with this token; try again in {0} second(s)")]
+    TooManyRequests(u64),
     #[error("the database is unavailable, try again shortly")]
     Unavailable,
     #[error("internal error")]
@@ -50,6 +52,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::Invalid { .. } => "invalid",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::TooManyRequests(_) => "rate_limited",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -74,6 +77,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -86,6 +90,9 @@ impl ResponseError for ApiError {
         let mut res = HttpResponse::build(self.status_code());
         if matches!(self, ApiError::Unauthorized) {
             res.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if let ApiError::TooManyRequests(seconds) = self {
+            res.insert_header(("Retry-After", seconds.to_string()));
         }
         res.json(json!({
             "error": {"code": self.code(), "message": self.to_string(), "field": self.field()}

@@ -3,6 +3,7 @@
 mod auth;
 mod error;
 mod json;
+pub mod limit;
 mod reports;
 mod tickets;
 pub(crate) mod views;

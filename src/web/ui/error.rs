@@ -26,8 +26,9 @@ pub enum PageError {
     Csrf,
     #[error("{0}")]
     TooLarge(String),
-    #[error("{0}")]
-    TooManyRequests(String),
+    /// Over a rate limit; `retry_after_s` goes out as `Retry-After`.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_s: u64 },
     #[error("the database is unavailable; try again in a moment")]
     Unavailable,
     #[error("something went wrong on our side; it has been logged")]
@@ -43,6 +44,16 @@ struct ErrorPage<'a> {
 }
 
 impl PageError {
+    /// Over a rate limit: says what to do and when (`wait_ms` from now).
+    pub fn too_many(what: &str, wait_ms: i64) -> PageError {
+        let retry_after_s = (wait_ms.max(0) as u64).div_ceil(1000);
+        let minutes = retry_after_s.div_ceil(60);
+        PageError::TooManyRequests {
+            message: format!("{what} Try again in {minutes} minute(s)."),
+            retry_after_s,
+        }
+    }
+
     fn title(&self) -> &'static str {
         match self {
             PageError::SignIn { .. } => "Sign in",
@@ -52,7 +63,7 @@ impl PageError {
             PageError::Conflict(_) => "Not possible now",
             PageError::Csrf => "Form expired",
             PageError::TooLarge(_) => "Too large",
-            PageError::TooManyRequests(_) => "Too many attempts",
+            PageError::TooManyRequests { .. } => "Too many requests",
             PageError::Unavailable => "Unavailable",
             PageError::Internal(_) => "Error",
         }
@@ -68,7 +79,7 @@ impl ResponseError for PageError {
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
             PageError::Conflict(_) => StatusCode::CONFLICT,
             PageError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            PageError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            PageError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             PageError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -90,11 +101,13 @@ impl ResponseError for PageError {
             title: self.title(),
             message: self.to_string(),
         };
+        let mut res = HttpResponse::build(status);
+        if let PageError::TooManyRequests { retry_after_s, .. } = self {
+            res.insert_header((header::RETRY_AFTER, retry_after_s.to_string()));
+        }
         match page.render() {
-            Ok(html) => HttpResponse::build(status)
-                .content_type("text/html; charset=utf-8")
-                .body(html),
-            Err(_) => HttpResponse::build(status).body(self.to_string()),
+            Ok(html) => res.content_type("text/html; charset=utf-8").body(html),
+            Err(_) => res.body(self.to_string()),
         }
     }
 }

@@ -90,10 +90,7 @@ async fn submit(
     let email_raw = f.email.unwrap_or_default().trim().to_string();
     let pw = f.password.unwrap_or_default();
     let next = safe_next(f.next.as_deref(), "/tickets");
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let address = crate::web::client_address(&req);
     let st = state.clone();
     let email_for_check = email_raw.clone();
     let outcome = blocking(move || {
@@ -153,10 +150,15 @@ async fn submit(
     match outcome {
         Outcome::Blocked(wait_ms) => {
             let minutes = (wait_ms + 59_999) / 60_000;
-            again(
+            let mut res = again(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!("Too many failed sign-ins. Try again in {minutes} minute(s)."),
-            )
+            )?;
+            res.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from((wait_ms.max(0) as u64).div_ceil(1000)),
+            );
+            Ok(res)
         }
         Outcome::Failed => again(
             StatusCode::UNAUTHORIZED,

@@ -14,14 +14,14 @@ use super::forms::{Form, Upload, MAX_FILES};
 use super::session::{self, PortalUser, Visitor, SESSION_COOKIE};
 use super::{blocking, fmt, html, page, redirect, Chrome, FieldErrors, PageError, Reply};
 use crate::auth::portal_links::{self, LinkState};
-use crate::auth::sessions;
+use crate::auth::{ratelimit, sessions};
 use crate::db::DbConn;
 use crate::mail::outbox::{self, Standalone};
 use crate::people::{self, EmailAddress};
 use crate::tickets::attachments::human_size;
 use crate::tickets::{ops, query, Actor, Body, Status, TicketError};
 use crate::time::now_ms;
-use crate::web::AppState;
+use crate::web::{client_address, AppState};
 
 /// Requests listed on the portal's first page.
 const LIST_LIMIT: i64 = 200;
@@ -93,6 +93,7 @@ fn link_mail(name: &str, url: &str) -> String {
 
 async fn send_link(
     state: web::Data<AppState>,
+    req: HttpRequest,
     v: Visitor,
     form: Form<LinkForm>,
 ) -> Result<Reply, PageError> {
@@ -111,9 +112,20 @@ async fn send_link(
         }
     };
     let st = state.clone();
+    let address = client_address(&req);
     blocking(move || {
         let now = now_ms();
         st.db.write(|c| -> Result<(), PageError> {
+            let limits = [
+                ratelimit::Limit::link_address(&address),
+                ratelimit::Limit::link_email(email.as_str()),
+            ];
+            if let Some(ms) = ratelimit::take(c, &limits, now)? {
+                return Err(PageError::too_many(
+                    "Too many sign-in links were asked for, from your network or for this address.",
+                    ms,
+                ));
+            }
             let Some(customer) = people::find_customer_by_email(c, &email)? else {
                 return Ok(());
             };

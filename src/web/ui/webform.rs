@@ -5,17 +5,19 @@
 
 use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
-use actix_web::web;
+use actix_web::{web, HttpRequest};
 use askama::Template;
 
 use super::forms::{Upload, MAX_FILES};
 use super::session::Visitor;
 use super::{blocking, html, page, Chrome, FieldErrors, PageError, Reply};
+use crate::auth::ratelimit;
+use crate::db::DbError;
 use crate::people::{self, EmailAddress};
 use crate::tickets::attachments::human_size;
 use crate::tickets::{ops, Actor, Body, Channel, NewTicket, Priority, TicketError};
 use crate::time::now_ms;
-use crate::web::AppState;
+use crate::web::{client_address, AppState};
 
 /// Longest name we take: a name is shown in lists and mail headers.
 const MAX_NAME_CHARS: usize = 200;
@@ -90,7 +92,12 @@ async fn show(state: web::Data<AppState>, v: Visitor) -> Result<Reply, PageError
     form_page(&state, &v, d, StatusCode::OK)
 }
 
-async fn submit(state: web::Data<AppState>, v: Visitor, form: Upload) -> Result<Reply, PageError> {
+async fn submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    v: Visitor,
+    form: Upload,
+) -> Result<Reply, PageError> {
     let mut d = Draft {
         name: form.text("name"),
         email: form.text("email"),
@@ -129,6 +136,22 @@ async fn submit(state: web::Data<AppState>, v: Visitor, form: Upload) -> Result<
     let (Some(email), Some(subject), true) = (email, subject, d.errors.is_empty()) else {
         return form_page(&state, &v, d, StatusCode::UNPROCESSABLE_ENTITY);
     };
+
+    let address = client_address(&req);
+    let st = state.clone();
+    let wait = blocking(move || {
+        let limit = [ratelimit::Limit::web_form(&address)];
+        st.db
+            .write(|c| ratelimit::take(c, &limit, now_ms()).map_err(DbError::from))
+            .map_err(PageError::from)
+    })
+    .await?;
+    if let Some(ms) = wait {
+        return Err(PageError::too_many(
+            "Too many requests were sent from your network in the last minutes.",
+            ms,
+        ));
+    }
 
     // Browsers send textarea line breaks as CRLF; store plain newlines.
     let text = d.body.replace("\r\n", "\n");
