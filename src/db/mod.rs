@@ -65,7 +65,62 @@ pub enum DbError {
     #[error("database migration failed: {0}")]
     Migration(String),
     #[error("database error: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
+}
+
+thread_local! {
+    /// Set when a query on this thread found the store unavailable; the
+    /// pool then drops the connection it hands back instead of keeping it.
+    /// diesel only counts a connection broken when its transaction state
+    /// is, so a PostgreSQL connection whose server restarted would
+    /// otherwise fail every read until a write happened to break it.
+    static CONNECTION_LOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl From<diesel::result::Error> for DbError {
+    /// A lost connection or a full disk is the store being unavailable
+    /// (503, exit 75: try again later), not a failed query (a bug).
+    fn from(e: diesel::result::Error) -> Self {
+        if store_unavailable(&e) {
+            CONNECTION_LOST.with(|l| l.set(true));
+            DbError::Unavailable(e.to_string())
+        } else {
+            DbError::Query(e)
+        }
+    }
+}
+
+fn store_unavailable(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            [
+                // SQLite
+                "database or disk is full",
+                "disk I/O error",
+                "unable to open database file",
+                // PostgreSQL going away (57P01 and friends), as libpq says it
+                "terminating connection",
+                "server closed the connection",
+                "no connection to the server",
+                "could not connect",
+                "connection to server",
+                "the database system is shutting down",
+                "the database system is starting up",
+                "the database system is in recovery mode",
+                "could not extend file",
+                "No space left on device",
+            ]
+            .iter()
+            .any(|p| m.contains(p))
+        }
+        _ => false,
+    }
 }
 
 /// Where the data lives, parsed from `HELPDESK_DATABASE_URL`.
@@ -162,7 +217,8 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
-        conn.is_broken()
+        // r2d2 asks on the thread that used the connection, as it returns.
+        CONNECTION_LOST.with(|l| l.replace(false)) || conn.is_broken()
     }
 }
 

@@ -8,6 +8,7 @@ mod corpus;
 mod counts;
 mod csat;
 mod dovecot;
+mod faults;
 mod health;
 mod helpers;
 mod hostile_mail;

@@ -64,10 +64,15 @@ impl FromRequest for ApiUser {
                 {
                     return Err(ApiError::TooManyRequests(seconds));
                 }
+                // Recording last use is housekeeping: a store that cannot
+                // write just now (a full disk) must not fail a read.
                 if owner.stale {
-                    state
+                    if let Err(e) = state
                         .db
-                        .write(|c| tokens::touch(c, owner.token_id, now).map_err(DbError::from))?;
+                        .write(|c| tokens::touch(c, owner.token_id, now).map_err(DbError::from))
+                    {
+                        tracing::warn!(error = %e, "token's last use not recorded");
+                    }
                 }
                 let scope = state
                     .db

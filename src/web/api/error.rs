@@ -117,7 +117,7 @@ impl From<DbError> for ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
-        ApiError::from(DbError::Query(e))
+        ApiError::from(DbError::from(e))
     }
 }
 

@@ -129,7 +129,7 @@ impl From<DbError> for PageError {
 
 impl From<diesel::result::Error> for PageError {
     fn from(e: diesel::result::Error) -> Self {
-        PageError::from(DbError::Query(e))
+        PageError::from(DbError::from(e))
     }
 }
 

@@ -144,10 +144,15 @@ where
         let Some(session) = state.db.query(|c| sessions::lookup(c, &token, now))? else {
             return Ok(None);
         };
+        // Extending the session is housekeeping: a store that cannot write
+        // just now (a full disk) must not turn a read into an error.
         if session.stale {
-            state
+            if let Err(e) = state
                 .db
-                .write(|c| sessions::touch(c, &session, now).map_err(DbError::from))?;
+                .write(|c| sessions::touch(c, &session, now).map_err(DbError::from))
+            {
+                tracing::warn!(error = %e, "session not extended");
+            }
         }
         then(&state, session.found).map(Some)
     })
