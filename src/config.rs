@@ -18,6 +18,10 @@ pub const DEFAULT_CONFIG_FILE: &str = "helpdesk.toml";
 pub const DEFAULT_MAX_ATTACHMENT_BYTES: usize = 10 << 20;
 pub const DEFAULT_MAX_MAIL_BYTES: usize = 25 << 20;
 pub const DEFAULT_API_REQUESTS_PER_MINUTE: u32 = 1200;
+/// Seconds after which a mail a sender claimed but never marked is taken
+/// over (its sender died). Above the SMTP timeout (30 s), so a live
+/// sender is never overtaken.
+pub const DEFAULT_OUTBOX_RECLAIM_SECONDS: u64 = 120;
 pub const DEFAULT_CSAT_DELAY_HOURS: u64 = 24;
 pub const DEFAULT_CSAT_REMINDER_DAYS: u64 = 3;
 
@@ -53,6 +57,7 @@ struct FileConfig {
     log_format: Option<String>,
     max_attachment_bytes: Option<u64>,
     api_requests_per_minute: Option<u64>,
+    outbox_reclaim_seconds: Option<u64>,
     max_mail_bytes: Option<u64>,
     subject_tag: Option<String>,
     maildirs: Option<Vec<String>>,
@@ -144,6 +149,8 @@ pub struct Config {
     /// API requests each token may make per minute (a burst of as many,
     /// refilled evenly); 0 turns the limit off.
     pub api_requests_per_minute: u32,
+    /// See `DEFAULT_OUTBOX_RECLAIM_SECONDS`.
+    pub outbox_reclaim_seconds: u64,
     /// Largest mail ingestion processes; a bigger one is quarantined.
     pub max_mail_bytes: usize,
     /// The ticket tag mail subjects carry.
@@ -174,6 +181,7 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("max_attachment_bytes", &self.max_attachment_bytes)
             .field("api_requests_per_minute", &self.api_requests_per_minute)
+            .field("outbox_reclaim_seconds", &self.outbox_reclaim_seconds)
             .field("max_mail_bytes", &self.max_mail_bytes)
             .field("subject_tag", &self.subject_tag.to_string())
             .field("maildirs", &self.maildirs)
@@ -299,6 +307,22 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "api_requests_per_minute",
                 message: "must be at most 1000000 (0 turns the limit off)".into(),
+            });
+        }
+        let outbox_reclaim_seconds =
+            match env("HELPDESK_OUTBOX_RECLAIM_SECONDS").filter(|v| !v.trim().is_empty()) {
+                Some(v) => v.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
+                    key: "outbox_reclaim_seconds",
+                    message: format!("{v:?} is not a number of seconds"),
+                })?,
+                None => file_cfg
+                    .outbox_reclaim_seconds
+                    .unwrap_or(DEFAULT_OUTBOX_RECLAIM_SECONDS),
+            };
+        if !(35..=86_400).contains(&outbox_reclaim_seconds) {
+            return Err(ConfigError::Invalid {
+                key: "outbox_reclaim_seconds",
+                message: "must be between 35 (above the 30 s SMTP timeout) and 86400".into(),
             });
         }
         let max_mail_bytes = match env("HELPDESK_MAX_MAIL_BYTES").filter(|v| !v.trim().is_empty()) {
@@ -434,6 +458,7 @@ impl Config {
             imap_poll_seconds,
             max_attachment_bytes: max_attachment_bytes as usize,
             api_requests_per_minute: api_requests_per_minute as u32,
+            outbox_reclaim_seconds,
             max_mail_bytes: max_mail_bytes as usize,
             subject_tag,
             maildirs,

@@ -183,11 +183,13 @@ impl Sender {
             loop_domain: config.mail_domain(),
             base_url: config.base_url.clone(),
             subject_tag: config.subject_tag.clone(),
-            batch: 50,
+            // No more claimed than are sent at once: a sender that dies
+            // strands only the mails it was sending.
+            batch: 8,
             concurrency: 8,
             max_attempts: 8,
             backoff_ms: 60_000,
-            stale_after_ms: 10 * 60_000,
+            stale_after_ms: config.outbox_reclaim_seconds as i64 * 1000,
             idle: Duration::from_secs(2),
         }
     }
