@@ -9,6 +9,7 @@ mod counts;
 mod csat;
 mod dovecot;
 mod faults;
+mod fuzz_seeds;
 mod health;
 mod helpers;
 mod hostile_mail;
