@@ -1,9 +1,9 @@
-use crate::web::routes::{Access, Routes};
 use actix_web::{web, HttpResponse};
 use diesel::connection::SimpleConnection;
 use serde_json::json;
 
 use super::AppState;
+use crate::web::routes::{Access, Routes};
 
 pub fn routes(r: &mut Routes) {
     r.get(Access::Public, "/healthz", healthz);

@@ -1,7 +1,6 @@
 //! /api/v1/reports: the METRICS.md report as JSON or CSV, for managers and
 //! admins.
 
-use crate::web::routes::{Access, Routes};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
@@ -11,6 +10,7 @@ use super::error::ApiError;
 use crate::reports::{self, RawParams, ReportError, ReportParams};
 use crate::tickets::Role;
 use crate::time::now_ms;
+use crate::web::routes::{Access, Routes};
 use crate::web::AppState;
 
 pub fn routes(r: &mut Routes) {

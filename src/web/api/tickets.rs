@@ -1,6 +1,5 @@
 //! /api/v1/tickets: thin handlers over `crate::tickets`.
 
-use crate::web::routes::{Access, Routes};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -15,6 +14,7 @@ use crate::tickets::csat::Survey;
 use crate::tickets::query::{self, Cursor, Filter, ListQuery};
 use crate::tickets::{ops, Actor, Assignment, Body, Channel, NewTicket, Priority, Status};
 use crate::time::now_ms;
+use crate::web::routes::{Access, Routes};
 use crate::web::AppState;
 
 pub fn routes(r: &mut Routes) {

@@ -3,7 +3,6 @@
 //! vote); the POST, with the visitor's CSRF token, records the rating. The
 //! same for the opt-out link.
 
-use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use askama::Template;
@@ -15,6 +14,7 @@ use super::{blocking, html, Chrome, PageError, Reply};
 use crate::tickets::csat::{self, Answer, Link, LinkView, MAX_COMMENT_CHARS};
 use crate::tickets::ops::tagged_subject;
 use crate::time::now_ms;
+use crate::web::routes::{Access, Routes};
 use crate::web::AppState;
 
 pub fn routes(r: &mut Routes) {

@@ -3,7 +3,6 @@
 //! but a raster image is sent as a download, and every file is sandboxed,
 //! so an uploaded HTML or SVG file can never run script on our origin.
 
-use crate::web::routes::{Access, Routes};
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{web, HttpResponse};
 
@@ -11,6 +10,7 @@ use super::session::Visitor;
 use super::{blocking, PageError};
 use crate::tickets::attachments;
 use crate::tickets::query;
+use crate::web::routes::{Access, Routes};
 use crate::web::AppState;
 
 pub fn routes(r: &mut Routes) {

@@ -1,6 +1,5 @@
 //! Staff sign-in and sign-out (customers sign in by link: see the portal).
 
-use crate::web::routes::{Access, Routes};
 use std::sync::OnceLock;
 
 use actix_web::http::StatusCode;
@@ -15,6 +14,7 @@ use crate::auth::{password, ratelimit, sessions};
 use crate::db::DbError;
 use crate::people::{self, EmailAddress};
 use crate::time::now_ms;
+use crate::web::routes::{Access, Routes};
 use crate::web::AppState;
 
 pub fn routes(r: &mut Routes) {

@@ -25,13 +25,14 @@ mod webform;
 pub use error::PageError;
 pub use layout::Chrome;
 
-use crate::web::routes::{Access, Routes};
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse, Responder};
 use askama::Template;
 
 use session::Visitor;
+
+use crate::web::routes::{Access, Routes};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     Routes::new(cfg, "").get(Access::Public, "/static/{name}", assets::serve);

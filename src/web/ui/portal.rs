@@ -3,7 +3,6 @@
 //! reply form and a reopen button. A customer only ever sees tickets they
 //! are the requester of or CC'd on (`PortalUser::ticket`), and never notes.
 
-use crate::web::routes::{Access, Routes};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -21,6 +20,7 @@ use crate::people::{self, EmailAddress};
 use crate::tickets::attachments::human_size;
 use crate::tickets::{ops, query, Actor, Body, Status, TicketError};
 use crate::time::now_ms;
+use crate::web::routes::{Access, Routes};
 use crate::web::{client_address, AppState};
 
 /// Requests listed on the portal's first page.

@@ -1,7 +1,6 @@
 //! The agents' queue (`/tickets`): filters, sorts, keyset pages of 50,
 //! counts per status, SLA and escalation badges, and bulk actions.
 
-use crate::web::routes::{Access, Routes};
 use std::collections::{HashMap, HashSet};
 
 use actix_web::web;
@@ -17,6 +16,7 @@ use crate::tickets::query::{self, Cursor, Filter, ListQuery, Sort};
 use crate::tickets::{ops, Actor, Assignment, Priority, Status};
 use crate::time::now_ms;
 use crate::web::api::views::{ids_of, Names};
+use crate::web::routes::{Access, Routes};
 use crate::web::AppState;
 
 pub const PAGE_SIZE: i64 = 50;

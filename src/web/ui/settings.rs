@@ -1,6 +1,5 @@
 //! A staff user's own settings: which notification mails they get.
 
-use crate::web::routes::{Access, Routes};
 use actix_web::web;
 use askama::Template;
 use serde::Deserialize;
@@ -8,6 +7,7 @@ use serde::Deserialize;
 use super::session::Staff;
 use super::{blocking, page, redirect, Chrome, PageError, Reply};
 use crate::tickets::notify::{self, Notice};
+use crate::web::routes::{Access, Routes};
 use crate::web::ui::forms::Form;
 use crate::web::AppState;
 

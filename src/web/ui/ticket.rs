@@ -2,7 +2,6 @@
 //! timeline, and the forms that act on the ticket (each a thin handler over
 //! `tickets::ops`).
 
-use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -20,6 +19,7 @@ use crate::tickets::{ops, Actor, Assignment, Body, Event, Priority, Status, Tick
 use crate::tickets::{query, sla};
 use crate::time::now_ms;
 use crate::web::api::views::Names;
+use crate::web::routes::{Access, Routes};
 use crate::web::AppState;
 
 pub fn routes(r: &mut Routes) {

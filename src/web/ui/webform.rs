@@ -3,7 +3,6 @@
 //! confirmation is shown directly (no redirect) because it names the ticket
 //! number, which a reload must not be able to create twice silently.
 
-use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest};
 use askama::Template;
@@ -17,6 +16,7 @@ use crate::people::{self, EmailAddress};
 use crate::tickets::attachments::human_size;
 use crate::tickets::{ops, Actor, Body, Channel, NewTicket, Priority, TicketError};
 use crate::time::now_ms;
+use crate::web::routes::{Access, Routes};
 use crate::web::{client_address, AppState};
 
 /// Longest name we take: a name is shown in lists and mail headers.

@@ -1,7 +1,6 @@
 //! SLA calendars: a time zone, open hours per weekday and holidays. Saving
 //! or deleting one recomputes the due times of every open ticket.
 
-use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use askama::Template;
@@ -12,6 +11,7 @@ use crate::db::DbConn;
 use crate::sla::calendar::{format_day_hours, Calendar, DAYS};
 use crate::sla::policy::{self, CalendarInput, CalendarRow, FieldProblems};
 use crate::time::now_ms;
+use crate::web::routes::{Access, Routes};
 use crate::web::ui::forms::Form;
 use crate::web::ui::session::Staff;
 use crate::web::ui::{blocking, html, redirect, Chrome, FieldErrors, PageError, Reply};

@@ -1,6 +1,5 @@
 //! Canned responses: saved replies agents insert into the reply box.
 
-use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use askama::Template;
@@ -12,6 +11,7 @@ use crate::canned::{self, Canned};
 use crate::db::DbConn;
 use crate::people::is_unique_violation;
 use crate::time::now_ms;
+use crate::web::routes::{Access, Routes};
 use crate::web::ui::forms::Form;
 use crate::web::ui::session::Staff;
 use crate::web::ui::{blocking, html, redirect, Chrome, FieldErrors, PageError, Reply};

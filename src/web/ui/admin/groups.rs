@@ -1,7 +1,6 @@
 //! Groups: the list with member counts, creating one, and a group's page
 //! (rename, members, add and remove a member).
 
-use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use askama::Template;
@@ -11,6 +10,7 @@ use super::{chrome, opt_id, save, DoneQuery, Refused};
 use crate::db::DbConn;
 use crate::people;
 use crate::time::now_ms;
+use crate::web::routes::{Access, Routes};
 use crate::web::ui::forms::Form;
 use crate::web::ui::queue::Opt;
 use crate::web::ui::session::Staff;

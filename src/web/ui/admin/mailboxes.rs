@@ -1,7 +1,6 @@
 //! Mailboxes: the support addresses, the group their new tickets go to and
 //! whether they acknowledge new requests.
 
-use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use askama::Template;
@@ -12,6 +11,7 @@ use crate::db::DbConn;
 use crate::mailboxes::{self, MailboxError, MailboxInput};
 use crate::people::{self, EmailAddress};
 use crate::time::now_ms;
+use crate::web::routes::{Access, Routes};
 use crate::web::ui::forms::Form;
 use crate::web::ui::queue::Opt;
 use crate::web::ui::session::Staff;

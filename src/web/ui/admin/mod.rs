@@ -12,7 +12,6 @@ mod quarantine;
 mod sla;
 mod users;
 
-use crate::web::routes::{Access, Routes};
 use actix_web::web;
 use askama::Template;
 use serde::Deserialize;
@@ -21,6 +20,7 @@ use super::session::Staff;
 use super::{blocking, page, Chrome, FieldErrors, PageError, Reply};
 use crate::db::{DbConn, DbError};
 use crate::people::PeopleError;
+use crate::web::routes::{Access, Routes};
 use crate::web::AppState;
 
 pub fn routes(r: &mut Routes) {

@@ -2,7 +2,6 @@
 //! sender, over the size limit, ...). Admins see each with its error,
 //! download the raw mail, and retry it after a fix. Nothing here deletes.
 
-use crate::web::routes::{Access, Routes};
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -11,6 +10,7 @@ use serde::Deserialize;
 use super::chrome;
 use crate::mail::inbound::{self, Ingest, IngestError, Outcome};
 use crate::time::now_ms;
+use crate::web::routes::{Access, Routes};
 use crate::web::ui::forms::Form;
 use crate::web::ui::session::Staff;
 use crate::web::ui::{blocking, fmt, page, redirect, Chrome, PageError, Reply};

@@ -2,7 +2,6 @@
 //! a breach does. Saving or deleting one recomputes the due times of every
 //! open ticket.
 
-use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use askama::Template;
@@ -15,6 +14,7 @@ use crate::people;
 use crate::sla::policy::{self, format_minutes, FieldProblems, Policy, PolicyInput, Target};
 use crate::tickets::Priority;
 use crate::time::now_ms;
+use crate::web::routes::{Access, Routes};
 use crate::web::ui::forms::Form;
 use crate::web::ui::queue::Opt;
 use crate::web::ui::session::Staff;

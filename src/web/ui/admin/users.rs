@@ -2,7 +2,6 @@
 //! active flag, groups, a new password). Deactivating a user or changing
 //! their password ends their sessions.
 
-use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::web;
 use askama::Template;
@@ -14,6 +13,7 @@ use crate::db::DbConn;
 use crate::people::{self, EmailAddress, NewStaff, PeopleError, User, UserUpdate};
 use crate::tickets::Role;
 use crate::time::now_ms;
+use crate::web::routes::{Access, Routes};
 use crate::web::ui::queue::{capitalize, Opt};
 use crate::web::ui::session::Staff;
 use crate::web::ui::{blocking, html, redirect, FieldErrors, PageError, Reply};

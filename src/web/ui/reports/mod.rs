@@ -5,7 +5,6 @@
 
 mod view;
 
-use crate::web::routes::{Access, Routes};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{Datelike, Days, NaiveDate, Utc};
@@ -17,6 +16,7 @@ use super::{blocking, html, FieldErrors, PageError};
 use crate::db::DbConn;
 use crate::reports::series::{Row, Series};
 use crate::reports::{self, RawParams, Report, ReportError, ReportParams};
+use crate::web::routes::{Access, Routes};
 use crate::web::AppState;
 
 pub fn routes(r: &mut Routes) {
