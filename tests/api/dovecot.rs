@@ -46,7 +46,7 @@ fn find_dovecot() -> PathBuf {
         })
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -55,7 +55,7 @@ fn free_port() -> u16 {
 }
 
 /// The uid/gid of the user named `name` in /etc/passwd.
-fn passwd_ids(name: &str) -> Option<(u32, u32)> {
+pub(crate) fn passwd_ids(name: &str) -> Option<(u32, u32)> {
     let text = std::fs::read_to_string("/etc/passwd").ok()?;
     text.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();

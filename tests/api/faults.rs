@@ -6,7 +6,6 @@
 //! it is; once the store is back everything recovers and every mail is
 //! stored exactly once.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,17 +15,9 @@ use helpdesk::db::schema::{raw_mails, tickets};
 use helpdesk::db::Db;
 use helpdesk::tickets::Role;
 
-use crate::dovecot::Dovecot;
+use crate::dovecot::{free_port, passwd_ids, Dovecot};
 use crate::helpers::staff;
 use crate::ingest::{mail, SUPPORT};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Waits for `ok`; on a timeout fails with serve's log, if there is one.
 fn wait_until(what: &str, limit: Duration, log: Option<&Path>, mut ok: impl FnMut() -> bool) {
@@ -58,7 +49,7 @@ impl PrivatePg {
             .max()
             .expect("pg_ctl in /usr/lib/postgresql/*/bin");
         let dir = tempfile::tempdir().unwrap();
-        let (uid, gid) = ids("postgres");
+        let (uid, gid) = passwd_ids("postgres").expect("a postgres user (Debian's postgresql)");
         std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
         let pg = PrivatePg {
             bin,
@@ -137,16 +128,6 @@ impl Drop for PrivatePg {
             .args(["-D", &self.data(), "-m", "immediate", "stop"])
             .output();
     }
-}
-
-fn ids(user: &str) -> (u32, u32) {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
-    let line = passwd
-        .lines()
-        .find(|l| l.starts_with(&format!("{user}:")))
-        .unwrap_or_else(|| panic!("no {user} user"));
-    let f: Vec<&str> = line.split(':').collect();
-    (f[2].parse().unwrap(), f[3].parse().unwrap())
 }
 
 /// `helpdesk serve` against `url`, watching `maildir` (and `imap`).
