@@ -24,6 +24,8 @@ pub const DEFAULT_API_REQUESTS_PER_MINUTE: u32 = 1200;
 pub const DEFAULT_OUTBOX_RECLAIM_SECONDS: u64 = 120;
 pub const DEFAULT_CSAT_DELAY_HOURS: u64 = 24;
 pub const DEFAULT_CSAT_REMINDER_DAYS: u64 = 3;
+/// See `crate::background`.
+pub const DEFAULT_BACKGROUND_NICE: u64 = crate::background::DEFAULT_NICE as u64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -66,6 +68,7 @@ struct FileConfig {
     csat_enabled: Option<bool>,
     csat_delay_hours: Option<u64>,
     csat_reminder_days: Option<u64>,
+    background_nice: Option<u64>,
 }
 
 /// One `[[imap]]` table: the URL, and its options as keys.
@@ -158,6 +161,9 @@ pub struct Config {
     pub maildirs: Vec<MaildirSource>,
     /// IMAP accounts `serve` polls and `fetch` reads.
     pub imap: Vec<ImapAccount>,
+    /// How much lower than the requests background work runs (nice
+    /// steps, 0 to 19; 0: the same priority). See `crate::background`.
+    pub background_nice: i32,
     /// Seconds between IMAP polls in `serve` (the longest IDLE, too).
     pub imap_poll_seconds: u64,
     /// Satisfaction surveys after resolution.
@@ -190,6 +196,7 @@ impl fmt::Debug for Config {
             .field("csat_enabled", &self.csat_enabled)
             .field("csat_delay_hours", &self.csat_delay_hours)
             .field("csat_reminder_days", &self.csat_reminder_days)
+            .field("background_nice", &self.background_nice)
             .finish()
     }
 }
@@ -450,7 +457,21 @@ impl Config {
                 ),
             });
         }
+        let background_nice = number(
+            "HELPDESK_BACKGROUND_NICE",
+            "background_nice",
+            file_cfg.background_nice,
+            DEFAULT_BACKGROUND_NICE,
+        )?;
+        if background_nice > 19 {
+            return Err(ConfigError::Invalid {
+                key: "background_nice",
+                message: "must be between 0 (background work at the requests' priority) and 19"
+                    .into(),
+            });
+        }
         Ok(Config {
+            background_nice: background_nice as i32,
             csat_enabled,
             csat_delay_hours,
             csat_reminder_days,
@@ -701,6 +722,30 @@ after = "delete"
                 .err()
                 .unwrap_or_else(|| panic!("{key}={value} accepted"));
             assert!(e.to_string().starts_with("csat_"), "{e}");
+        }
+    }
+
+    #[test]
+    fn background_nice_setting() {
+        let c = Config::from_sources(None, no_env).unwrap();
+        assert_eq!(c.background_nice, 10);
+        let file = Some((PathBuf::from("h.toml"), "background_nice = 0\n".to_string()));
+        assert_eq!(
+            Config::from_sources(file, no_env).unwrap().background_nice,
+            0
+        );
+        let c = Config::from_sources(None, |k| {
+            (k == "HELPDESK_BACKGROUND_NICE").then(|| "19".to_string())
+        })
+        .unwrap();
+        assert_eq!(c.background_nice, 19);
+        for value in ["20", "-1", "low"] {
+            let e = Config::from_sources(None, |k| {
+                (k == "HELPDESK_BACKGROUND_NICE").then(|| value.to_string())
+            })
+            .err()
+            .unwrap_or_else(|| panic!("background_nice={value} accepted"));
+            assert!(e.to_string().starts_with("background_nice"), "{e}");
         }
     }
 

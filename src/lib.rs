@@ -1,6 +1,7 @@
 //! helpdesk: a help-desk ticketing server. See ARCHITECTURE.md for the shape.
 
 pub mod auth;
+pub mod background;
 pub mod canned;
 pub mod cli;
 pub mod config;

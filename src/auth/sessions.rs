@@ -54,43 +54,41 @@ pub struct Session {
     pub stale: bool,
 }
 
-/// The live session behind a cookie value, if any. Reads only.
+/// The live session behind a cookie value, if any. Reads only: one
+/// statement with its user or customer (every page starts with it).
 pub fn lookup(conn: &mut DbConn, token: &str, at: i64) -> QueryResult<Option<Session>> {
     if token.len() > 100 {
         return Ok(None);
     }
-    let row: Option<(i64, Option<i64>, Option<i64>, i64)> = sessions::table
+    let row: Option<(i64, i64, Option<User>, Option<Customer>)> = sessions::table
+        .left_join(
+            users::table.on(users::id
+                .nullable()
+                .eq(sessions::user_id)
+                .and(users::active.eq(true))),
+        )
+        .left_join(customers::table.on(customers::id.nullable().eq(sessions::customer_id)))
         .filter(sessions::token_hash.eq(hash_token(token)))
         .filter(sessions::expires_at.gt(at))
         .select((
             sessions::id,
-            sessions::user_id,
-            sessions::customer_id,
             sessions::last_seen_at,
+            Option::<User>::as_select(),
+            Option::<Customer>::as_select(),
         ))
         .first(conn)
         .optional()?;
-    let Some((id, user_id, customer_id, last_seen)) = row else {
+    let Some((id, last_seen, user, customer)) = row else {
         return Ok(None);
     };
     let stale = at - last_seen > TOUCH_EVERY_MS;
-    let found = match (user_id, customer_id) {
-        (Some(u), _) => users::table
-            .find(u)
-            .filter(users::active.eq(true))
-            .select(User::as_select())
-            .first(conn)
-            .optional()?
-            .map(Found::Staff),
-        (None, Some(c)) => customers::table
-            .find(c)
-            .select(Customer::as_select())
-            .first(conn)
-            .optional()?
-            .map(Found::Customer),
-        (None, None) => None,
+    // A staff session of a deactivated user finds no user (and no customer).
+    let found = match (user, customer) {
+        (Some(u), _) => Found::Staff(u),
+        (None, Some(c)) => Found::Customer(c),
+        (None, None) => return Ok(None),
     };
-    Ok(found.map(|found| Session { id, found, stale }))
+    Ok(Some(Session { id, found, stale }))
 }
 
 /// Slides the idle expiry forward.

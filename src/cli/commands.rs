@@ -54,6 +54,7 @@ pub fn serve(config: Config) -> Result<(), Failure> {
     }
     let backend = db.backend().as_str();
     let stop = Arc::new(AtomicBool::new(false));
+    crate::background::set_nice(config.background_nice);
     let watcher = if config.maildirs.is_empty() {
         None
     } else {
@@ -61,15 +62,13 @@ pub fn serve(config: Config) -> Result<(), Failure> {
         let (db, config, stop) = (db.clone(), config.clone(), stop.clone());
         tracing::info!(maildirs = config.maildirs.len(), "watching maildirs");
         Some(
-            std::thread::Builder::new()
-                .name("maildir".into())
-                .spawn(move || maildir::watch(db, signer, config, stop))
+            crate::background::spawn("maildir", move || maildir::watch(db, signer, config, stop))
                 .map_err(|e| {
-                    Failure::new(
-                        EX_SOFTWARE,
-                        format!("cannot start the maildir watcher: {e}"),
-                    )
-                })?,
+                Failure::new(
+                    EX_SOFTWARE,
+                    format!("cannot start the maildir watcher: {e}"),
+                )
+            })?,
         )
     };
     let imap_poller = if config.imap.is_empty() {
@@ -83,9 +82,7 @@ pub fn serve(config: Config) -> Result<(), Failure> {
             "polling IMAP accounts"
         );
         Some(
-            std::thread::Builder::new()
-                .name("imap".into())
-                .spawn(move || imap::watch(db, signer, config, stop))
+            crate::background::spawn("imap", move || imap::watch(db, signer, config, stop))
                 .map_err(|e| {
                     Failure::new(EX_SOFTWARE, format!("cannot start the IMAP poller: {e}"))
                 })?,

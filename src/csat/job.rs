@@ -134,7 +134,5 @@ pub fn spawn(
     settings: Settings,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("csat".into())
-        .spawn(move || run(db, settings, stop))
+    crate::background::spawn("csat", move || run(db, settings, stop))
 }

@@ -2,6 +2,7 @@
 //! pooled, with migrations embedded per backend and applied before the pool
 //! hands out connections.
 
+pub mod id_list;
 pub mod schema;
 
 use std::path::{Path, PathBuf};

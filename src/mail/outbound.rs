@@ -591,19 +591,18 @@ pub fn spawn(
     let transport = EmailTransport::from_url(url)?;
     let sender = Sender::new(db, transport, config);
     tracing::info!(smtp = %redact_url(url), "sending outgoing mail");
-    std::thread::Builder::new()
-        .name("outbox".into())
-        .spawn(move || {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt.block_on(sender.run(stop)),
-                Err(e) => tracing::error!(error = %e, "outbox: cannot start its runtime"),
-            }
-        })
-        .map(Some)
-        .map_err(|e| format!("cannot start the outbox sender: {e}"))
+    crate::background::spawn(
+        "outbox",
+        move || match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt.block_on(sender.run(stop)),
+            Err(e) => tracing::error!(error = %e, "outbox: cannot start its runtime"),
+        },
+    )
+    .map(Some)
+    .map_err(|e| format!("cannot start the outbox sender: {e}"))
 }
 
 #[cfg(test)]

@@ -365,20 +365,32 @@ pub fn insert_rows(conn: &mut DbConn, rows: &[FactsRow]) -> QueryResult<()> {
 pub fn refresh(conn: &mut DbConn, checked: &mut Option<i64>) -> QueryResult<usize> {
     let book = Book::load(conn)?;
     let fingerprint = book.fingerprint();
-    let mut todo: Vec<(i64, i64)> = ticket_facts::table
+    // On PostgreSQL the rows are locked as they are picked, skipping any a
+    // change holds: the job then never waits for a row while holding others
+    // (it updated them one by one while a maildir batch marked several
+    // dirty in arrival order: "deadlock detected"). A skipped row stays
+    // dirty for the next pass. SQLite's one writer keeps them apart anyway.
+    let q = ticket_facts::table
         .filter(ticket_facts::dirty)
         .order(ticket_facts::ticket_id)
         .select((ticket_facts::ticket_id, ticket_facts::gen))
-        .limit(BATCH as i64)
-        .load(conn)?;
+        .limit(BATCH as i64);
+    let mut todo: Vec<(i64, i64)> = match &mut *conn {
+        DbConn::Postgres(pg) => q.for_update().skip_locked().load(pg)?,
+        sqlite => q.load(sqlite)?,
+    };
     if todo.len() < BATCH && *checked != Some(fingerprint) {
         let room = BATCH - todo.len();
-        let stale: Vec<(i64, i64)> = ticket_facts::table
+        let q = ticket_facts::table
             .filter(ticket_facts::book.ne(fingerprint))
             .filter(ticket_facts::dirty.eq(false))
+            .order(ticket_facts::ticket_id)
             .select((ticket_facts::ticket_id, ticket_facts::gen))
-            .limit(room as i64)
-            .load(conn)?;
+            .limit(room as i64);
+        let stale: Vec<(i64, i64)> = match &mut *conn {
+            DbConn::Postgres(pg) => q.for_update().skip_locked().load(pg)?,
+            sqlite => q.load(sqlite)?,
+        };
         if stale.len() < room {
             *checked = Some(fingerprint);
         }
@@ -471,9 +483,7 @@ pub fn run(db: Db, stop: Arc<AtomicBool>) {
 
 /// Starts the job on its own thread.
 pub fn spawn(db: Db, stop: Arc<AtomicBool>) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("report-facts".into())
-        .spawn(move || run(db, stop))
+    crate::background::spawn("report-facts", move || run(db, stop))
 }
 
 #[cfg(test)]

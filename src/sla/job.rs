@@ -127,7 +127,5 @@ pub fn run(db: Db, stop: Arc<AtomicBool>) {
 
 /// Starts the job on its own thread.
 pub fn spawn(db: Db, stop: Arc<AtomicBool>) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("sla".into())
-        .spawn(move || run(db, stop))
+    crate::background::spawn("sla", move || run(db, stop))
 }

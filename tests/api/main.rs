@@ -13,6 +13,7 @@ mod fuzz_seeds;
 mod health;
 mod helpers;
 mod hostile_mail;
+mod id_list;
 mod imap;
 mod import;
 mod ingest;

@@ -980,3 +980,66 @@ async fn stored_facts_and_replayed_events_agree() {
     assert_eq!(dirty_rows(&app.db), 0, "the job refreshed the new ticket");
     app.stop().await;
 }
+
+/// On PostgreSQL the facts job skips a row a change holds instead of
+/// waiting for it while holding others (it once deadlocked with a maildir
+/// batch marking several tickets dirty in arrival order); the skipped row
+/// stays dirty and is refreshed once the change commits.
+#[tokio::test]
+async fn facts_refresh_skips_rows_a_change_holds() {
+    use diesel::prelude::*;
+    use helpdesk::db::schema::ticket_facts;
+    use helpdesk::reports::facts;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let app = spawn_app().await;
+    if app.db.backend() != helpdesk::db::Backend::Postgres {
+        // SQLite's one writer: a held change blocks every other writer.
+        app.stop().await;
+        return;
+    }
+    let held = app.create_ticket("Held by a change", None).await;
+    let free = app.create_ticket("Free to refresh", None).await;
+    let dirty = |db: &Db, id: i64| -> bool {
+        db.query(|c| {
+            ticket_facts::table
+                .find(id)
+                .select(ticket_facts::dirty)
+                .first(c)
+        })
+        .unwrap()
+    };
+    assert!(dirty(&app.db, held) && dirty(&app.db, free));
+
+    let (locked_tx, locked_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let db = app.db.clone();
+    let holder = std::thread::spawn(move || {
+        db.write(|c| {
+            facts::mark_dirty(c, held)?;
+            locked_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            Ok::<_, DbError>(())
+        })
+    });
+    locked_rx.recv().unwrap();
+    let (done_tx, done_rx) = mpsc::channel();
+    let db = app.db.clone();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(db.write(|c| facts::refresh(c, &mut None).map_err(DbError::from)));
+    });
+    let wrote = done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the refresh waited for a row a change holds")
+        .unwrap();
+    assert!(wrote >= 1, "the free row was refreshed");
+    assert!(!dirty(&app.db, free));
+    assert!(dirty(&app.db, held), "the held row was skipped");
+
+    release_tx.send(()).unwrap();
+    holder.join().unwrap().unwrap();
+    facts::refresh_all(&app.db).unwrap();
+    assert!(!dirty(&app.db, held));
+    app.stop().await;
+}

@@ -116,6 +116,7 @@ impl Names {
         customer_ids: HashSet<i64>,
         group_ids: HashSet<i64>,
     ) -> QueryResult<Names> {
+        use crate::db::id_list::id_in;
         let mut n = Names {
             now: crate::time::now_ms(),
             ..Names::default()
@@ -123,7 +124,7 @@ impl Names {
         if !user_ids.is_empty() {
             let ids: Vec<i64> = user_ids.into_iter().collect();
             for (id, email, name) in users::table
-                .filter(users::id.eq_any(ids))
+                .filter(id_in(conn, users::id, &ids))
                 .select((users::id, users::email, users::name))
                 .load::<(i64, String, String)>(conn)?
             {
@@ -141,7 +142,7 @@ impl Names {
         if !customer_ids.is_empty() {
             let ids: Vec<i64> = customer_ids.into_iter().collect();
             for (id, email, name) in customers::table
-                .filter(customers::id.eq_any(ids))
+                .filter(id_in(conn, customers::id, &ids))
                 .select((customers::id, customers::email, customers::name))
                 .load::<(i64, String, String)>(conn)?
             {
@@ -159,7 +160,7 @@ impl Names {
         if !group_ids.is_empty() {
             let ids: Vec<i64> = group_ids.into_iter().collect();
             for (id, name) in groups::table
-                .filter(groups::id.eq_any(ids))
+                .filter(id_in(conn, groups::id, &ids))
                 .select((groups::id, groups::name))
                 .load::<(i64, String)>(conn)?
             {

@@ -1,13 +1,30 @@
 //! How times and durations read on a page.
 
-use chrono::{DateTime, Utc};
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
 
 /// `2026-12-01 18:30 UTC`
 pub fn datetime(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%d %H:%M UTC")
-        .to_string()
+    let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    // Written field by field: chrono's `format` parses its pattern on every
+    // call, which was the ticket page's costliest formatting (two per
+    // message and one per event). Years outside 0..=9999 take chrono's
+    // signed form.
+    if !(0..=9999).contains(&t.year()) {
+        return t.format("%Y-%m-%d %H:%M UTC").to_string();
+    }
+    let mut out = String::with_capacity(20);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute()
+    );
+    out
 }
 
 /// `3 h`, `2 d`: a short, human span.
@@ -78,6 +95,27 @@ pub fn clock(v: &crate::tickets::sla::ClockView) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn datetime_reads_as_chrono_formats_it() {
+        for ms in [
+            0,
+            1_764_613_800_123,
+            -1,
+            951_782_400_000,
+            253_402_300_799_999,
+            253_402_300_800_000,
+            -62_167_219_200_001,
+            i64::MAX,
+        ] {
+            let want = DateTime::<Utc>::from_timestamp_millis(ms)
+                .unwrap_or_default()
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string();
+            assert_eq!(datetime(ms), want, "{ms}");
+        }
+        assert_eq!(datetime(1_764_613_800_123), "2025-12-01 18:30 UTC");
+    }
 
     #[test]
     fn spans_and_badges() {
