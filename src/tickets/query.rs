@@ -526,7 +526,7 @@ impl NewestOf {
     /// PostgreSQL gets the limit as a literal: with a bound one, the generic
     /// plan of the prepared statement is costed as if it read a tenth of
     /// every arm, so PostgreSQL planned the statement anew on every
-    /// execution (0.45 ms of the backend's CPU, more than running it). With
+    /// execution (0.5-0.75 ms of the backend's CPU, more than running it). With
     /// the literal it keeps one plan per page size. SQLite needs neither
     /// (its plans ignore bound values, `db::configure_sqlite`).
     fn push_limit<'b>(
