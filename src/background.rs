@@ -1,24 +1,24 @@
 //! Threads for `serve`'s background work (mail sources, the outbox sender,
-//! the SLA, survey and report-facts jobs): named, and at a lower CPU
-//! priority than the threads answering requests.
+//! the SLA, survey and report-facts jobs): named, and optionally at a lower
+//! CPU priority than the threads answering requests (`background_nice`).
 //!
-//! Why: on a busy machine a maildir batch or a facts refresh is a burst of
-//! tens of milliseconds of CPU; at equal priority it takes a core from the
-//! pages while their requests queue up behind it (the queue's p99 went from
-//! 22 ms to half a second with 50 mails/s arriving, on two cores near
-//! capacity). At a lower priority it runs in the gaps between requests and
-//! still gets its share when the machine is saturated, so no mail waits
-//! for long: nothing is skipped, only scheduled later.
+//! Why optional: a lower priority lets pages go first while a burst of
+//! background work (a large mailbox's first sync, a batch of hundreds of
+//! mails) runs in the gaps, but it also makes a background writer that
+//! holds SQLite's write lock slower to let go of it. Measured on two cores
+//! at a million tickets (docs/PERFORMANCE.md, 2026-12-06), nice 10 against
+//! 0 made no difference beyond the machine's noise, with 50 or 500 mails/s
+//! arriving under the queue's load, so the default leaves the priority
+//! alone.
 
 use std::io;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::thread::{Builder, JoinHandle};
 
 /// How much nicer background threads are than the process, by default
-/// (`background_nice`): CFS weighs a thread at nice 10 about a tenth of one
-/// at 0, so requests come first and a saturated machine still gives
-/// background work its share.
-pub const DEFAULT_NICE: i32 = 10;
+/// (`background_nice`): none. At 10, CFS weighs them about a tenth of a
+/// request thread, and a saturated machine still gives them their share.
+pub const DEFAULT_NICE: i32 = 0;
 
 static NICE: AtomicI32 = AtomicI32::new(DEFAULT_NICE);
 
@@ -95,13 +95,15 @@ mod tests {
 
     #[test]
     fn background_threads_run_below_request_threads() {
+        // The only test in this process that sets it.
+        set_nice(10);
         let here = current_nice().expect("nice value");
         let there = spawn("bg-test", current_nice)
             .unwrap()
             .join()
             .unwrap()
             .expect("nice value");
-        let lowered = (here + DEFAULT_NICE).min(19);
+        let lowered = (here + 10).min(19);
         assert_eq!(there, lowered);
         // The caller's own priority is untouched.
         assert_eq!(current_nice(), Some(here));
@@ -113,5 +115,10 @@ mod tests {
         .join()
         .unwrap();
         assert_eq!(nested, Some(lowered));
+        // Off: a background thread keeps the process's priority.
+        set_nice(0);
+        let same = spawn("bg-test", current_nice).unwrap().join().unwrap();
+        assert_eq!(same, Some(here));
+        set_nice(DEFAULT_NICE);
     }
 }

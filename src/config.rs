@@ -728,11 +728,14 @@ after = "delete"
     #[test]
     fn background_nice_setting() {
         let c = Config::from_sources(None, no_env).unwrap();
-        assert_eq!(c.background_nice, 10);
-        let file = Some((PathBuf::from("h.toml"), "background_nice = 0\n".to_string()));
+        assert_eq!(c.background_nice, 0);
+        let file = Some((
+            PathBuf::from("h.toml"),
+            "background_nice = 10\n".to_string(),
+        ));
         assert_eq!(
             Config::from_sources(file, no_env).unwrap().background_nice,
-            0
+            10
         );
         let c = Config::from_sources(None, |k| {
             (k == "HELPDESK_BACKGROUND_NICE").then(|| "19".to_string())
