@@ -368,8 +368,9 @@ pub fn refresh(conn: &mut DbConn, checked: &mut Option<i64>) -> QueryResult<usiz
     // On PostgreSQL the rows are locked as they are picked, skipping any a
     // change holds: the job then never waits for a row while holding others
     // (it updated them one by one while a maildir batch marked several
-    // dirty in arrival order: "deadlock detected"). A skipped row stays
-    // dirty for the next pass. SQLite's one writer keeps them apart anyway.
+    // dirty in arrival order: "deadlock detected"). A skipped row is being
+    // marked dirty (so the next pass takes it) or refreshed by another
+    // process's job. SQLite's one writer keeps them apart anyway.
     let q = ticket_facts::table
         .filter(ticket_facts::dirty)
         .order(ticket_facts::ticket_id)
