@@ -41,6 +41,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
+use helpdesk::background;
 use helpdesk::db::schema::{tickets, users};
 use helpdesk::db::Db;
 use helpdesk::import::{import_file, Options};
@@ -164,20 +165,16 @@ impl ClientPriority {
         if nice == 0 {
             return ClientPriority(None);
         }
-        // SAFETY: the calling thread's own priority (per thread on Linux).
-        let before = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
-        let ok = unsafe {
-            libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) == 0
-        };
-        if ok {
-            println!("  load client at nice {nice}, serve at {before}");
-            ClientPriority(Some(before))
-        } else {
-            println!(
-                "  load client at serve's priority (nice {nice} refused: {})",
-                std::io::Error::last_os_error()
-            );
-            ClientPriority(None)
+        let before = background::current_nice().unwrap_or(0);
+        match background::set_current_nice(nice) {
+            Ok(()) => {
+                println!("  load client at nice {nice}, serve at {before}");
+                ClientPriority(Some(before))
+            }
+            Err(e) => {
+                println!("  load client at serve's priority (nice {nice} refused: {e})");
+                ClientPriority(None)
+            }
         }
     }
 }
@@ -187,10 +184,7 @@ impl Drop for ClientPriority {
     /// this thread) does not inherit it.
     fn drop(&mut self) {
         if let Some(before) = self.0 {
-            // SAFETY: as above.
-            unsafe {
-                libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, before);
-            }
+            let _ = background::set_current_nice(before);
         }
     }
 }

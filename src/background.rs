@@ -44,30 +44,36 @@ where
 /// Lowers the calling thread's priority by the configured step (to nice 19
 /// at most). Failing to is harmless (the work runs at normal priority) and
 /// only logged.
-pub fn lower_priority() {
+fn lower_priority() {
     let steps = NICE.load(Ordering::Relaxed);
     if steps == 0 {
         return;
     }
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: plain syscalls on the calling thread's own id. On Linux
-        // the nice value belongs to the thread, so only this one changes.
-        let target = (current_nice().unwrap_or(0) + steps).min(19);
-        let result = unsafe {
-            let tid = libc::gettid();
-            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, target)
-        };
-        if result != 0 {
-            tracing::debug!(
-                error = %io::Error::last_os_error(),
-                "cannot lower a background thread's priority"
-            );
-        }
+    let target = (current_nice().unwrap_or(0) + steps).min(19);
+    if let Err(error) = set_current_nice(target) {
+        tracing::debug!(%error, "cannot lower a background thread's priority");
     }
 }
 
-/// The calling thread's nice value (Linux), for tests.
+/// Sets the calling thread's nice value (Linux; elsewhere a no-op). On
+/// Linux the nice value belongs to the thread, so only this one changes,
+/// and the threads it starts later inherit it.
+pub fn set_current_nice(nice: i32) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: a plain syscall on the calling thread's own id.
+        let result =
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) };
+        if result != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
+    Ok(())
+}
+
+/// The calling thread's nice value (Linux).
 pub fn current_nice() -> Option<i32> {
     #[cfg(target_os = "linux")]
     {

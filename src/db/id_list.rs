@@ -10,7 +10,6 @@
 //! `json_each`, a statement whose SQL never changes; PostgreSQL keeps
 //! diesel's `= ANY($1)` (one array parameter, already cached).
 
-use diesel::backend::Backend;
 use diesel::expression::{
     is_aggregate, AppearsOnTable, Expression, SelectableExpression, ValidGrouping,
 };
@@ -18,10 +17,7 @@ use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{Bool, Text};
 use diesel::{ExpressionMethods, QueryResult};
 
-use super::DbConn;
-
-/// The backend of `DbConn` (either database).
-type AnyBackend = <DbConn as diesel::Connection>::Backend;
+use super::{AnyBackend, DbConn};
 
 /// `column IN (ids)`, built by `id_in`.
 #[derive(Debug, Clone)]
@@ -41,27 +37,14 @@ pub fn id_in<C>(conn: &DbConn, column: C, ids: &[i64]) -> IdIn<C>
 where
     C: Expression<SqlType = diesel::sql_types::BigInt> + ExpressionMethods,
 {
-    id_in_for(matches!(conn, DbConn::Sqlite(_)), column, ids)
-}
-
-/// `id_in` where the backend is known without a connection at hand.
-pub fn id_in_for<C>(sqlite: bool, column: C, ids: &[i64]) -> IdIn<C>
-where
-    C: Expression<SqlType = diesel::sql_types::BigInt> + ExpressionMethods,
-{
-    if sqlite {
-        let mut json = String::with_capacity(2 + ids.len() * 8);
-        json.push('[');
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                json.push(',');
-            }
-            json.push_str(&id.to_string());
-        }
-        json.push(']');
-        IdIn::Json { column, json }
-    } else {
-        IdIn::Any(column.eq_any(ids.to_vec()))
+    match conn {
+        DbConn::Sqlite(_) => IdIn::Json {
+            column,
+            // Integers always serialize; were it ever to fail, the empty
+            // text makes the query fail rather than match nothing.
+            json: serde_json::to_string(ids).unwrap_or_default(),
+        },
+        DbConn::Postgres(_) => IdIn::Any(column.eq_any(ids.to_vec())),
     }
 }
 
@@ -105,7 +88,6 @@ impl<C> QueryFragment<AnyBackend> for IdIn<C>
 where
     C: Expression<SqlType = diesel::sql_types::BigInt> + QueryFragment<AnyBackend>,
     diesel::dsl::EqAny<C, Vec<i64>>: QueryFragment<AnyBackend>,
-    AnyBackend: Backend,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, AnyBackend>) -> QueryResult<()> {
         match self {

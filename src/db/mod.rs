@@ -42,6 +42,9 @@ pub enum DbConn {
     Sqlite(SqliteConnection),
 }
 
+/// The backend of `DbConn` (either database), for query nodes of our own.
+pub type AnyBackend = <DbConn as diesel::Connection>::Backend;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

@@ -8,7 +8,7 @@ use crate::db::id_list::id_in;
 use crate::db::schema::{
     csat_surveys, customers, events, messages, participants, ticket_counts, tickets,
 };
-use crate::db::DbConn;
+use crate::db::{AnyBackend, DbConn};
 use crate::people::Customer;
 
 diesel::define_sql_function! {
@@ -455,9 +455,6 @@ fn merged_arms(q: &ListQuery) -> Option<Vec<(Part, Status)>> {
             .collect(),
     )
 }
-
-/// The backend of `DbConn` (either database).
-type AnyBackend = <DbConn as diesel::Connection>::Backend;
 
 type Arm = diesel::dsl::IntoBoxed<
     'static,
