@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 
 use super::tokens::hash_token;
-use crate::db::schema::{customers, sessions, users};
+use crate::db::schema::{customers, directory_version, sessions, users};
 use crate::db::DbConn;
 use crate::people::{Customer, User};
 
@@ -52,7 +52,15 @@ pub struct Session {
     pub found: Found,
     /// Whether `touch` should extend it (at most once a minute).
     pub stale: bool,
+    /// The store's `directory_version` as this lookup read it, so the
+    /// page can tell whether its copy of the staff and groups is current
+    /// (`people::directory`) without a statement of its own.
+    pub directory_version: i64,
 }
+
+/// A session's id and last use, its user or customer, the directory's
+/// version.
+type LookupRow = (i64, i64, Option<User>, Option<Customer>, Option<i64>);
 
 /// The live session behind a cookie value, if any. Reads only: one
 /// statement with its user or customer (every page starts with it).
@@ -60,7 +68,10 @@ pub fn lookup(conn: &mut DbConn, token: &str, at: i64) -> QueryResult<Option<Ses
     if token.len() > 100 {
         return Ok(None);
     }
-    let row: Option<(i64, i64, Option<User>, Option<Customer>)> = sessions::table
+    let directory = directory_version::table
+        .select(directory_version::n)
+        .single_value();
+    let row: Option<LookupRow> = sessions::table
         .left_join(
             users::table.on(users::id
                 .nullable()
@@ -75,10 +86,11 @@ pub fn lookup(conn: &mut DbConn, token: &str, at: i64) -> QueryResult<Option<Ses
             sessions::last_seen_at,
             Option::<User>::as_select(),
             Option::<Customer>::as_select(),
+            directory,
         ))
         .first(conn)
         .optional()?;
-    let Some((id, last_seen, user, customer)) = row else {
+    let Some((id, last_seen, user, customer, directory_version)) = row else {
         return Ok(None);
     };
     let stale = at - last_seen > TOUCH_EVERY_MS;
@@ -88,7 +100,12 @@ pub fn lookup(conn: &mut DbConn, token: &str, at: i64) -> QueryResult<Option<Ses
         (None, Some(c)) => Found::Customer(c),
         (None, None) => return Ok(None),
     };
-    Ok(Some(Session { id, found, stale }))
+    Ok(Some(Session {
+        id,
+        found,
+        stale,
+        directory_version: directory_version.unwrap_or(0),
+    }))
 }
 
 /// Slides the idle expiry forward.

@@ -363,6 +363,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    directory_version (id) {
+        id -> Integer,
+        n -> BigInt,
+    }
+}
+
 diesel::joinable!(notification_prefs -> users (user_id));
 diesel::joinable!(ticket_facts -> tickets (ticket_id));
 diesel::joinable!(csat_surveys -> tickets (ticket_id));
@@ -411,6 +418,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     csat_surveys,
     ticket_facts,
     ticket_counts,
+    directory_version,
 );
 
 /// Every table the migrations create, for the schema comparison test.
@@ -444,4 +452,5 @@ pub const TABLES: &[&str] = &[
     "csat_surveys",
     "ticket_facts",
     "ticket_counts",
+    "directory_version",
 ];

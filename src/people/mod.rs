@@ -1,5 +1,6 @@
 //! Staff users, customers and groups.
 
+pub mod directory;
 mod email;
 
 pub use email::EmailAddress;

@@ -216,14 +216,39 @@ fn flows(
         &FLOW_KINDS
     };
     let code = || sql::<Integer>(EVENT_CODE);
-    let counts: Vec<(i32, i64)> = if unfiltered {
-        events::table
-            .filter(events::kind.eq_any(counted))
-            .filter(events::at.ge(w.from_ms))
-            .filter(events::at.lt(w.to_ms))
-            .group_by(code())
-            .select((code(), diesel::dsl::count_star()))
-            .load(conn)?
+    if unfiltered {
+        // Each kind counted on its own range of `events_kind_at`: one
+        // grouping over both kinds evaluated the code per event and sorted
+        // them all in a temporary b-tree (a year: 600,000 events, 0.16 s on
+        // SQLite against 0.05 s this way).
+        let in_period = || {
+            events::table
+                .filter(events::at.ge(w.from_ms))
+                .filter(events::at.lt(w.to_ms))
+        };
+        if counted.contains(&FLOW_KINDS[0]) {
+            let sent: i64 = in_period()
+                .filter(events::kind.eq(FLOW_KINDS[0]))
+                .count()
+                .get_result(conn)?;
+            acc.counted(Kind::CsatSent, sent.max(0) as u64);
+        }
+        if counted.contains(&FLOW_KINDS[1]) {
+            let ratings: Vec<(Option<String>, i64)> = in_period()
+                .filter(events::kind.eq(FLOW_KINDS[1]))
+                .group_by(events::to_value)
+                .select((events::to_value, diesel::dsl::count_star()))
+                .load(conn)?;
+            for (value, n) in ratings {
+                // The same values as EVENT_CODE's: exactly "1" to "5".
+                let rating = ["1", "2", "3", "4", "5"]
+                    .iter()
+                    .position(|r| value.as_deref() == Some(*r));
+                if let Some(k) = rating.and_then(|r| kind_of(21 + r as i32)) {
+                    acc.counted(k, n.max(0) as u64);
+                }
+            }
+        }
     } else {
         // A boxed query cannot be grouped here (and a narrowed one is
         // smaller): one code per event, counted below.
@@ -237,11 +262,10 @@ fn flows(
         for c in codes {
             *by_code.entry(c).or_default() += 1;
         }
-        by_code.into_iter().collect()
-    };
-    for (c, n) in counts {
-        if let Some(k) = kind_of(c) {
-            acc.counted(k, n.max(0) as u64);
+        for (c, n) in by_code {
+            if let Some(k) = kind_of(c) {
+                acc.counted(k, n.max(0) as u64);
+            }
         }
     }
     if !detail {

@@ -95,6 +95,20 @@ pub fn scope_for(conn: &mut DbConn, user: &crate::people::User) -> QueryResult<S
     })
 }
 
+/// `scope_for`, from a copy of the directory instead of the store.
+pub fn scope_in(
+    user: &crate::people::User,
+    directory: &crate::people::directory::Directory,
+) -> Scope {
+    match user.role() {
+        super::Role::Agent => Scope::Agent {
+            user_id: user.id,
+            group_ids: directory.group_ids_of(user.id),
+        },
+        super::Role::Manager | super::Role::Admin => Scope::All,
+    }
+}
+
 /// A staff user's view of one ticket id.
 pub enum Access {
     Missing,

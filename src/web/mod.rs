@@ -37,6 +37,8 @@ pub struct AppState {
     /// a client chooses).
     pub base_url: String,
     pub api_limit: api::limit::ApiLimit,
+    /// Staff and groups as of the store's `directory_version`.
+    pub directory: crate::people::directory::DirectoryCache,
 }
 
 pub struct Application {
@@ -63,6 +65,7 @@ impl Application {
             signer,
             csrf,
             base_url,
+            directory: Default::default(),
         });
         let server = HttpServer::new(move || {
             App::new()

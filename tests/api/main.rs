@@ -7,6 +7,7 @@ mod cli;
 mod corpus;
 mod counts;
 mod csat;
+mod directory;
 mod dovecot;
 mod faults;
 mod fuzz_seeds;

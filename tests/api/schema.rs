@@ -110,6 +110,7 @@ fn schema_rs() -> BTreeMap<String, Vec<String>> {
         csat_surveys,
         ticket_facts,
         ticket_counts,
+        directory_version,
     );
     assert_eq!(
         rendered.len(),

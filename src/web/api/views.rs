@@ -170,6 +170,33 @@ impl Names {
         Ok(n)
     }
 
+    /// Every staff user and group named from `directory`, and the
+    /// customers `customer_ids` from the store: one statement.
+    pub fn load_in(
+        conn: &mut DbConn,
+        directory: &crate::people::directory::Directory,
+        customer_ids: HashSet<i64>,
+    ) -> QueryResult<Names> {
+        let mut n = Names::load(conn, HashSet::new(), customer_ids, HashSet::new())?;
+        for u in &directory.staff {
+            let person = PersonRef {
+                kind: "agent",
+                id: u.id,
+                email: u.email.clone(),
+                name: u.name.clone(),
+            };
+            n.users.insert(u.id, person);
+        }
+        for g in &directory.groups {
+            let group = GroupRef {
+                id: g.id,
+                name: g.name.clone(),
+            };
+            n.groups.insert(g.id, group);
+        }
+        Ok(n)
+    }
+
     pub fn person(&self, user: Option<i64>, customer: Option<i64>) -> Option<PersonRef> {
         user.and_then(|id| self.users.get(&id))
             .or_else(|| customer.and_then(|id| self.customers.get(&id)))

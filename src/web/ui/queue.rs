@@ -10,7 +10,6 @@ use serde::Deserialize;
 use super::forms::{url_encode, Form};
 use super::session::Staff;
 use super::{blocking, fmt, page, redirect, Chrome, PageError, Reply};
-use crate::people;
 use crate::tickets::csat::Survey;
 use crate::tickets::query::{self, Cursor, Filter, ListQuery, Sort};
 use crate::tickets::{ops, Actor, Assignment, Priority, Status};
@@ -216,8 +215,8 @@ fn render(c: &mut crate::db::DbConn, staff: &Staff, p: QueueParams) -> Result<Re
     let (tickets, next) = query::list(c, &q)?;
     let counts = query::status_counts(c, &staff.scope)?;
     let follow_ups = query::csat_follow_up_count(c, &staff.scope)?;
-    let staff_list = people::list_staff(c)?;
-    let groups = people::list_groups(c)?;
+    let staff_list = &staff.directory.staff;
+    let groups = &staff.directory.groups;
     // The filter menus already hold every agent and group: only the
     // requesters' names are looked up.
     let (_, requesters, _) = ids_of(&tickets);

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
@@ -16,6 +17,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use super::error::PageError;
 use crate::auth::sessions::{self, Found};
 use crate::db::{DbConn, DbError};
+use crate::people::directory::Directory;
 use crate::people::{Customer, User};
 use crate::tickets::query::{self, Scope};
 use crate::tickets::{Role, Ticket};
@@ -119,11 +121,12 @@ async fn current_session(
     req: &HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<Option<Found>, PageError> {
-    current_session_then(req, state, |_, found| Ok(found)).await
+    current_session_then(req, state, |_, found, _| Ok(found)).await
 }
 
 /// `current_session`, then `then` on the same blocking thread, so an
-/// extractor that needs more from the store costs one hop off the workers.
+/// extractor that needs more from the store costs one hop off the workers;
+/// `then` also gets the `directory_version` the lookup read.
 async fn current_session_then<T, F>(
     req: &HttpRequest,
     state: web::Data<AppState>,
@@ -131,7 +134,7 @@ async fn current_session_then<T, F>(
 ) -> Result<Option<T>, PageError>
 where
     T: Send + 'static,
-    F: FnOnce(&AppState, Found) -> Result<T, PageError> + Send + 'static,
+    F: FnOnce(&AppState, Found, i64) -> Result<T, PageError> + Send + 'static,
 {
     let Some(token) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) else {
         return Ok(None);
@@ -154,7 +157,7 @@ where
                 tracing::warn!(error = %e, "session not extended");
             }
         }
-        then(&state, session.found).map(Some)
+        then(&state, session.found, session.directory_version).map(Some)
     })
     .await?
 }
@@ -208,6 +211,8 @@ pub struct Staff {
     pub user: User,
     pub scope: Scope,
     pub csrf: String,
+    /// Every staff user and group, current as of the session's lookup.
+    pub directory: Arc<Directory>,
 }
 
 impl Staff {
@@ -258,16 +263,22 @@ impl FromRequest for Staff {
                 login: "/login",
                 next: next_path(&req),
             };
-            let found = current_session_then(&req, state, |st, found| match found {
+            let found = current_session_then(&req, state, |st, found, version| match found {
                 Found::Staff(user) if user.can_login() => {
-                    let scope = st.db.query(|c| query::scope_for(c, &user))?;
-                    Ok(Some((user, scope)))
+                    let directory = st.db.query(|c| st.directory.at_least(c, version))?;
+                    let scope = query::scope_in(&user, &directory);
+                    Ok(Some((user, scope, directory)))
                 }
                 _ => Ok(None),
             })
             .await?;
             match found.flatten() {
-                Some((user, scope)) => Ok(Staff { user, scope, csrf }),
+                Some((user, scope, directory)) => Ok(Staff {
+                    user,
+                    scope,
+                    csrf,
+                    directory,
+                }),
                 None => Err(sign_in()),
             }
         })

@@ -13,7 +13,6 @@ use super::queue::{capitalize, Opt};
 use super::session::Staff;
 use super::{blocking, fmt, html, redirect, Chrome, FieldErrors, PageError, Reply};
 use crate::db::DbConn;
-use crate::people;
 use crate::tickets::csat::{self, Survey};
 use crate::tickets::{ops, Actor, Assignment, Body, Event, Priority, Status, Ticket, TicketError};
 use crate::tickets::{query, sla};
@@ -264,33 +263,19 @@ fn render(
     let t: Ticket = staff.ticket(c, id)?;
     let now = now_ms();
     let events = query::events(c, t.id)?;
-    let mut user_ids: std::collections::HashSet<i64> =
-        events.iter().filter_map(|e| e.actor_user_id).collect();
-    for e in &events {
-        if let Ok(d) = serde_json::from_str::<serde_json::Value>(&e.data) {
-            user_ids.extend(d["to_agent"].as_i64());
-        }
-    }
-    user_ids.extend(t.assignee_id);
     let survey = csat::for_ticket(c, t.id)?;
-    user_ids.extend(survey.as_ref().and_then(|s| s.followed_up_by));
     let mut customer_ids: std::collections::HashSet<i64> =
         events.iter().filter_map(|e| e.actor_customer_id).collect();
     customer_ids.insert(t.requester_id);
-    let group_list = people::list_groups(c)?;
-    let names = Names::load(
-        c,
-        user_ids,
-        customer_ids,
-        group_list.iter().map(|g| g.id).collect(),
-    )?;
+    // Every agent and group the events name is in the directory.
+    let names = Names::load_in(c, &staff.directory, customer_ids)?;
     let requester = names.person(None, Some(t.requester_id));
     let messages = conversation::build(c, &t, false, state.config.smtp_url.is_some())?;
     let participants = query::participants(c, t.id)?
         .into_iter()
         .map(|p| format!("{} <{}>", p.name, p.email))
         .collect();
-    let staff_list = people::list_staff(c)?;
+    let staff_list = &staff.directory.staff;
     let cur_agent = t.assignee_id.map(|a| a.to_string()).unwrap_or_default();
     let mut agents = vec![Opt {
         value: String::new(),
@@ -308,7 +293,7 @@ fn render(
         label: "No group".into(),
         selected: t.group_id.is_none(),
     }];
-    groups.extend(group_list.iter().map(|g| Opt {
+    groups.extend(staff.directory.groups.iter().map(|g| Opt {
         selected: g.id.to_string() == cur_group,
         value: g.id.to_string(),
         label: g.name.clone(),

@@ -184,7 +184,7 @@ async fn show(
     let q = q.into_inner();
     blocking(move || {
         state.db.read(|c| {
-            let options = view::Options::load(c)?;
+            let options = view::Options::of(&staff.directory);
             let resolved = resolve(&q);
             let outcome = match &resolved {
                 Ok(raw) => compute(&state.db, c, raw, crate::time::now_ms())?,

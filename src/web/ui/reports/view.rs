@@ -2,11 +2,9 @@
 //! percentages, durations in words, null as "—"), the charts, the tables.
 
 use askama::Template;
-use diesel::QueryResult;
 
 use super::{Computed, Query, PERIODS};
-use crate::db::DbConn;
-use crate::people;
+use crate::people::directory::Directory;
 use crate::reports::series::{Row, Series, FRT_LABELS};
 use crate::reports::Report;
 use crate::tickets::{Channel, Priority};
@@ -59,24 +57,26 @@ pub struct TableRow {
     pub cells: Vec<String>,
 }
 
-/// The selects' choices, from the store.
+/// The selects' choices, from the directory.
 pub struct Options {
     groups: Vec<(String, String)>,
     agents: Vec<(String, String)>,
 }
 
 impl Options {
-    pub fn load(c: &mut DbConn) -> QueryResult<Options> {
-        Ok(Options {
-            groups: people::list_groups(c)?
-                .into_iter()
-                .map(|g| (g.id.to_string(), g.name))
+    pub fn of(directory: &Directory) -> Options {
+        Options {
+            groups: directory
+                .groups
+                .iter()
+                .map(|g| (g.id.to_string(), g.name.clone()))
                 .collect(),
-            agents: people::list_staff(c)?
-                .into_iter()
+            agents: directory
+                .staff
+                .iter()
                 .map(|u| (u.id.to_string(), format!("{} <{}>", u.name, u.email)))
                 .collect(),
-        })
+        }
     }
 }
 

@@ -1,0 +1,10 @@
+DROP TRIGGER users_directory_insert;
+DROP TRIGGER users_directory_update;
+DROP TRIGGER users_directory_delete;
+DROP TRIGGER groups_directory_insert;
+DROP TRIGGER groups_directory_update;
+DROP TRIGGER groups_directory_delete;
+DROP TRIGGER group_members_directory_insert;
+DROP TRIGGER group_members_directory_update;
+DROP TRIGGER group_members_directory_delete;
+DROP TABLE directory_version;
