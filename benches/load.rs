@@ -20,7 +20,9 @@
 //! HELPDESK_BENCH_SECONDS (each phase, default 10), HELPDESK_BENCH_CONNS
 //! (64), HELPDESK_BENCH_RATE (the open-loop rate, requests/s, default
 //! 2000; lowered to 80 % of a page's closed-loop rate when that is less),
-//! HELPDESK_BENCH_MAIL_RATE (50), HELPDESK_BENCH_REPEAT (open-loop runs per
+//! HELPDESK_BENCH_MAIL_RATE (50), HELPDESK_BENCH_PAGES (the pages besides the
+//! queue, comma-separated: `ticket,API` by default; empty for the queue
+//! and the mixed phase alone), HELPDESK_BENCH_REPEAT (open-loop runs per
 //! page, 3: the figure is their p99s' median), HELPDESK_BENCH_REUSE=DIR (keep the data:
 //! SQLite file in DIR, PostgreSQL database `helpdesk_bench_load_kept`).
 //! The load client runs on the same machine as the server, at a higher
@@ -393,6 +395,8 @@ struct Settings {
     repeat: usize,
     /// See `ClientPriority`.
     client_nice: i32,
+    /// Label prefixes of the pages measured besides the queue.
+    pages: Vec<String>,
 }
 
 /// A nice value from the environment, -20 to 19 (the default when unset).
@@ -503,6 +507,10 @@ fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path,
         let mut queue_rate = s.rate;
         let mut queue_idle_p99 = f64::NAN;
         for (label, target) in &pages {
+            // The queue always runs: the mixed phase compares with it.
+            if *label != "queue" && !s.pages.iter().any(|p| label.starts_with(p.as_str())) {
+                continue;
+            }
             assert!(target.hit().await, "{label} answers 200 with its content");
             let most = drive(target, s.conns, None, s.seconds).await;
             println!(
@@ -620,6 +628,12 @@ fn main() {
             env_usize("HELPDESK_BENCH_MAIL_RATE", 50) as f64
         },
         client_nice: env_i32("HELPDESK_BENCH_CLIENT_NICE", -10),
+        pages: std::env::var("HELPDESK_BENCH_PAGES")
+            .unwrap_or_else(|_| "ticket,API".into())
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect(),
         repeat: if smoke {
             1
         } else {
