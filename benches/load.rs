@@ -20,7 +20,8 @@
 //! HELPDESK_BENCH_SECONDS (each phase, default 10), HELPDESK_BENCH_CONNS
 //! (64), HELPDESK_BENCH_RATE (the open-loop rate, requests/s, default
 //! 2000; lowered to 80 % of a page's closed-loop rate when that is less),
-//! HELPDESK_BENCH_MAIL_RATE (50), HELPDESK_BENCH_PAGES (the pages besides the
+//! HELPDESK_BENCH_MAIL_RATE (50), HELPDESK_BENCH_BACKENDS (`sqlite` or
+//! `postgres` for one of them), HELPDESK_BENCH_PAGES (the pages besides the
 //! queue, comma-separated: `ticket,API` by default; empty for the queue
 //! and the mixed phase alone), HELPDESK_BENCH_REPEAT (open-loop runs per
 //! page, 3: the figure is their p99s' median), HELPDESK_BENCH_REUSE=DIR (keep the data:
@@ -653,8 +654,16 @@ fn main() {
         Some(d) => format!("sqlite://{}", d.join("load.db").display()),
         None => format!("sqlite://{}", dir.path().join("load.db").display()),
     };
-    bench_backend("sqlite", &sqlite, tickets, &file, dir.path(), &settings);
-    if let Ok(admin) = std::env::var("HELPDESK_TEST_DATABASE_URL") {
+    // HELPDESK_BENCH_BACKENDS=postgres (or sqlite) measures one of them.
+    let backends = std::env::var("HELPDESK_BENCH_BACKENDS").unwrap_or_default();
+    let wanted = |b: &str| backends.is_empty() || backends.split(',').any(|x| x.trim() == b);
+    if wanted("sqlite") {
+        bench_backend("sqlite", &sqlite, tickets, &file, dir.path(), &settings);
+    }
+    if let Some(admin) = std::env::var("HELPDESK_TEST_DATABASE_URL")
+        .ok()
+        .filter(|_| wanted("postgres"))
+    {
         let (url, _drop) = match &reuse {
             Some(_) => (existing_postgres(&admin, "helpdesk_bench_load_kept"), None),
             None => {
