@@ -16,7 +16,7 @@ use diesel::prelude::*;
 
 use super::{Group, User};
 use crate::db::schema::{directory_version, group_members};
-use crate::db::DbConn;
+use crate::db::{Db, DbConn, DbError};
 
 /// A snapshot, at least as new as the counter it is labelled with.
 #[derive(Debug)]
@@ -55,10 +55,6 @@ impl Directory {
         })
     }
 
-    pub fn version(&self) -> i64 {
-        self.version
-    }
-
     /// The groups `user_id` is a member of, ascending.
     pub fn group_ids_of(&self, user_id: i64) -> Vec<i64> {
         self.memberships.get(&user_id).cloned().unwrap_or_default()
@@ -83,12 +79,12 @@ pub struct DirectoryCache {
 
 impl DirectoryCache {
     /// A copy at least as new as `seen` (the counter a statement of the
-    /// caller's read), loaded on `conn` when the kept one is older.
-    pub fn at_least(&self, conn: &mut DbConn, seen: i64) -> QueryResult<Arc<Directory>> {
+    /// caller's read), loaded from `db` only when the kept one is older.
+    pub fn at_least(&self, db: &Db, seen: i64) -> Result<Arc<Directory>, DbError> {
         if let Some(d) = self.kept().filter(|d| d.version >= seen && seen > 0) {
             return Ok(d);
         }
-        let fresh = Arc::new(Directory::load(conn)?);
+        let fresh = Arc::new(db.query(Directory::load)?);
         let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
         if current.as_ref().is_none_or(|c| c.version < fresh.version) {
             *current = Some(fresh.clone());

@@ -86,13 +86,7 @@ pub enum Scope {
 /// What a staff user may see: agents their groups' tickets (and unassigned-group
 /// ones and their own), managers and admins everything.
 pub fn scope_for(conn: &mut DbConn, user: &crate::people::User) -> QueryResult<Scope> {
-    Ok(match user.role() {
-        super::Role::Agent => Scope::Agent {
-            user_id: user.id,
-            group_ids: crate::people::group_ids_of(conn, user.id)?,
-        },
-        super::Role::Manager | super::Role::Admin => Scope::All,
-    })
+    scope_with(user, || crate::people::group_ids_of(conn, user.id))
 }
 
 /// `scope_for`, from a copy of the directory instead of the store.
@@ -100,13 +94,24 @@ pub fn scope_in(
     user: &crate::people::User,
     directory: &crate::people::directory::Directory,
 ) -> Scope {
-    match user.role() {
+    let Ok(scope) = scope_with(user, || {
+        Ok::<_, std::convert::Infallible>(directory.group_ids_of(user.id))
+    });
+    scope
+}
+
+/// An agent sees their groups (read only for agents); managers and admins see all.
+fn scope_with<E>(
+    user: &crate::people::User,
+    group_ids: impl FnOnce() -> Result<Vec<i64>, E>,
+) -> Result<Scope, E> {
+    Ok(match user.role() {
         super::Role::Agent => Scope::Agent {
             user_id: user.id,
-            group_ids: directory.group_ids_of(user.id),
+            group_ids: group_ids()?,
         },
         super::Role::Manager | super::Role::Admin => Scope::All,
-    }
+    })
 }
 
 /// A staff user's view of one ticket id.

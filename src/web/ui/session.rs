@@ -265,7 +265,7 @@ impl FromRequest for Staff {
             };
             let found = current_session_then(&req, state, |st, found, version| match found {
                 Found::Staff(user) if user.can_login() => {
-                    let directory = st.db.query(|c| st.directory.at_least(c, version))?;
+                    let directory = st.directory.at_least(&st.db, version)?;
                     let scope = query::scope_in(&user, &directory);
                     Ok(Some((user, scope, directory)))
                 }
