@@ -424,6 +424,7 @@ fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path,
         let summary = import_file(&db, file, &opts, |n, m| panic!("line {n}: {m}")).unwrap();
         assert_eq!(summary.imported, tickets + 1);
         println!("  {name}: {summary}");
+        common::settle(&db, name);
         add_staff(&db, AGENT, Role::Agent, &["Support"])
     } else {
         println!("  {name}: reusing {stored} tickets");

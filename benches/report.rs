@@ -226,6 +226,7 @@ fn main() {
             let summary = import_file(&db, &file, &opts, |n, m| panic!("line {n}: {m}")).unwrap();
             assert_eq!(summary.imported, tickets);
             println!("  {name}: {summary}");
+            common::settle(&db, name);
         } else {
             println!("  {name}: reusing {stored} tickets");
         }
