@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{fresh_database_url, postgres_url};
 
-fn helpdesk(dir: &std::path::Path, db_url: Option<&str>) -> Command {
+/// The binary, run in `dir` with only the configuration given here.
+pub(crate) fn helpdesk(dir: &std::path::Path, db_url: Option<&str>) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_helpdesk"));
     c.current_dir(dir)
         .env_remove("HELPDESK_DATABASE_URL")
@@ -20,7 +21,8 @@ fn helpdesk(dir: &std::path::Path, db_url: Option<&str>) -> Command {
     c
 }
 
-fn run_with_stdin(mut cmd: Command, stdin: &str) -> (i32, String, String) {
+/// Runs `cmd` with `stdin` as its input: exit code, stdout, stderr.
+pub(crate) fn run_with_stdin(mut cmd: Command, stdin: &str) -> (i32, String, String) {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -3,14 +3,12 @@
 //! and a change made outside the server (here straight through the store,
 //! and by the CLI binary, another process) shows on the very next page.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use diesel::prelude::*;
 use helpdesk::db::{DbConn, DbError};
 use helpdesk::people::{self, directory};
 use helpdesk::tickets::Role;
 
+use crate::cli::{helpdesk, run_with_stdin};
 use crate::helpers::{group_id, spawn_app, staff, Browser, TestApp};
 
 /// A change straight through the store, as another process would make it.
@@ -104,38 +102,23 @@ async fn a_user_added_by_the_cli_is_in_the_menus_of_the_next_page() {
     assert!(!before.body.contains("Zed Newcomer"));
     assert!(!b.get("/tickets").await.body.contains("Zed Newcomer"));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_helpdesk"))
-        .args([
-            "user",
-            "add",
-            "--email",
-            "zed@example.com",
-            "--name",
-            "Zed Newcomer",
-            "--role",
-            "agent",
-            "--group",
-            "Night shift",
-        ])
-        .env_remove("HELPDESK_CONFIG")
-        .env("HELPDESK_DATABASE_URL", &app.db_url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long enough password\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // Another process: the binary itself.
+    let dir = tempfile::tempdir().unwrap();
+    let mut add = helpdesk(dir.path(), Some(&app.db_url));
+    add.args([
+        "user",
+        "add",
+        "--email",
+        "zed@example.com",
+        "--name",
+        "Zed Newcomer",
+        "--role",
+        "agent",
+        "--group",
+        "Night shift",
+    ]);
+    let (code, _, stderr) = run_with_stdin(add, "a long enough password\n");
+    assert_eq!(code, 0, "{stderr}");
 
     let after = b.get(&format!("/tickets/{id}")).await;
     assert!(
