@@ -208,6 +208,41 @@ fn cpu_seconds(pid: &str) -> f64 {
     }
 }
 
+/// CPU seconds used so far by this machine's PostgreSQL: every process
+/// named `postgres` (the postmaster and its backends), and the children the
+/// postmaster has already reaped (fields 16-17 of its stat). It runs on
+/// the same two cores, so a page's cost on PostgreSQL is `serve`'s and
+/// this together.
+fn postgres_cpu_seconds() -> f64 {
+    let mut total = 0.0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if !head.ends_with("(postgres") {
+            continue;
+        }
+        let fields: Vec<f64> = rest
+            .split_whitespace()
+            .map(|v| v.parse().unwrap_or(0.0))
+            .collect();
+        // After the name: state is 0, ppid 1; utime 11, stime 12, cutime
+        // 13, cstime 14. Only the postmaster (whose parent is not
+        // postgres) counts its reaped children, once.
+        let own = fields.get(11).unwrap_or(&0.0) + fields.get(12).unwrap_or(&0.0);
+        let ppid = fields.get(1).map(|p| *p as u64).unwrap_or(0);
+        let parent = std::fs::read_to_string(format!("/proc/{ppid}/comm")).unwrap_or_default();
+        let reaped = if parent.trim() == "postgres" {
+            0.0
+        } else {
+            fields.get(13).unwrap_or(&0.0) + fields.get(14).unwrap_or(&0.0)
+        };
+        total += own + reaped;
+    }
+    total / 100.0
+}
+
 /// The machine's CPU time so far, in clock ticks: (stolen by the
 /// hypervisor, all), from the first line of /proc/stat. Stolen time is the
 /// other tenants' share of a shared machine: a phase that lost much of it
@@ -252,6 +287,8 @@ struct Run {
     /// CPU seconds `serve` and this load client used during the phase.
     server_cpu: f64,
     client_cpu: f64,
+    /// CPU seconds of PostgreSQL's processes, when the target uses it.
+    postgres_cpu: Option<f64>,
     /// The share of the machine's CPU time stolen during the phase.
     stolen: f64,
 }
@@ -269,8 +306,12 @@ impl Run {
     }
     fn line(&self) -> String {
         let per_request = |cpu: f64| cpu * 1000.0 / self.sent.max(1) as f64;
+        let postgres = self
+            .postgres_cpu
+            .map(|c| format!(", postgres {:.2} ms", per_request(c)))
+            .unwrap_or_default();
         format!(
-            "{:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {} errors of {}; CPU per request: serve {:.2} ms, load client {:.2} ms; {:.1} % stolen",
+            "{:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {} errors of {}; CPU per request: serve {:.2} ms{postgres}, load client {:.2} ms; {:.1} % stolen",
             self.rate(),
             self.quantile_ms(0.5),
             self.quantile_ms(0.99),
@@ -291,21 +332,38 @@ struct Target {
     must_contain: &'static str,
     /// `serve`'s process id, to read its CPU time.
     server_pid: String,
+    /// Whether `serve` runs on this machine's PostgreSQL (its CPU counts).
+    postgres: bool,
 }
 
 impl Target {
-    async fn hit(&self) -> bool {
+    /// One request: Err says why it failed (status, transport error, or
+    /// a page without its marker).
+    async fn hit(&self) -> Result<(), String> {
         let mut r = self.client.get(&self.url);
         if let Some(t) = &self.bearer {
             r = r.bearer_auth(t);
         }
-        match r.send().await {
-            Ok(resp) if resp.status().as_u16() == 200 => resp
-                .text()
-                .await
-                .is_ok_and(|b| b.contains(self.must_contain)),
-            _ => false,
+        let resp = r.send().await.map_err(|e| {
+            // reqwest's own text hides the cause (reset, refused, timeout).
+            let mut why = format!("request: {e}");
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                why.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            why
+        })?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.map_err(|e| format!("body: {e}"))?;
+        if status != 200 {
+            let start: String = body.chars().take(120).collect();
+            return Err(format!("status {status}: {start}"));
         }
+        if !body.contains(self.must_contain) {
+            return Err(format!("no {:?} in the page", self.must_contain));
+        }
+        Ok(())
     }
 }
 
@@ -314,6 +372,7 @@ impl Target {
 /// its next request as soon as the last one is answered (closed loop).
 async fn drive(target: &Target, conns: usize, rate: Option<f64>, seconds: f64) -> Run {
     let (server_cpu, client_cpu) = (cpu_seconds(&target.server_pid), cpu_seconds("self"));
+    let postgres_cpu = target.postgres.then(postgres_cpu_seconds);
     let (stolen, all) = machine_ticks();
     let next = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
@@ -336,10 +395,12 @@ async fn drive(target: &Target, conns: usize, rate: Option<f64>, seconds: f64) -
                     break;
                 }
                 tokio::time::sleep_until(due).await;
-                let ok = target.hit().await;
+                let outcome = target.hit().await;
                 mine.push(due.elapsed().as_micros() as u64);
-                if !ok {
-                    errors.fetch_add(1, Ordering::Relaxed);
+                if let Err(why) = outcome {
+                    if errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                        println!("  failed request: {why}");
+                    }
                 }
             }
             micros.lock().unwrap().extend(mine);
@@ -358,6 +419,7 @@ async fn drive(target: &Target, conns: usize, rate: Option<f64>, seconds: f64) -
         micros,
         server_cpu: cpu_seconds(&target.server_pid) - server_cpu,
         client_cpu: cpu_seconds("self") - client_cpu,
+        postgres_cpu: postgres_cpu.map(|before| postgres_cpu_seconds() - before),
         stolen: {
             let (stolen_now, all_now) = machine_ticks();
             (stolen_now - stolen) as f64 / (all_now - all).max(1) as f64
@@ -483,6 +545,7 @@ fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path,
                     bearer: None,
                     must_contain: "</table>",
                     server_pid: pid.clone(),
+                    postgres: name == "postgres",
                 },
             ),
             (
@@ -493,6 +556,7 @@ fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path,
                     bearer: None,
                     must_contain: "A long conversation",
                     server_pid: pid.clone(),
+                    postgres: name == "postgres",
                 },
             ),
             (
@@ -503,6 +567,7 @@ fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path,
                     bearer: Some(token.clone()),
                     must_contain: "\"tickets\"",
                     server_pid: pid.clone(),
+                    postgres: name == "postgres",
                 },
             ),
         ];
@@ -513,7 +578,9 @@ fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path,
             if *label != "queue" && !s.pages.iter().any(|p| label.starts_with(p.as_str())) {
                 continue;
             }
-            assert!(target.hit().await, "{label} answers 200 with its content");
+            if let Err(why) = target.hit().await {
+                panic!("{label} answers 200 with its content: {why}");
+            }
             let most = drive(target, s.conns, None, s.seconds).await;
             println!(
                 "{name} {label}, closed loop, {} connections: {}",

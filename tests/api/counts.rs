@@ -6,7 +6,7 @@
 use diesel::prelude::*;
 use helpdesk::db::schema::tickets;
 use helpdesk::db::{Db, DbError};
-use helpdesk::tickets::query::{status_counts, Scope};
+use helpdesk::tickets::query::{tab_counts, Scope};
 use helpdesk::tickets::Role;
 use serde_json::json;
 
@@ -41,7 +41,9 @@ fn counted(db: &Db, scope: &Scope) -> Vec<(String, i64)> {
 }
 
 fn kept(db: &Db, scope: &Scope) -> Vec<(String, i64)> {
-    let mut v = db.query(|c| status_counts(c, scope)).unwrap();
+    let counts = db.query(|c| tab_counts(c, scope)).unwrap();
+    assert_eq!(counts.follow_ups, 0, "no surveys here");
+    let mut v = counts.per_status;
     v.retain(|(_, n)| *n != 0);
     v.sort();
     v

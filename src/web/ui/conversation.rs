@@ -8,7 +8,7 @@ use super::fmt;
 use crate::db::DbConn;
 use crate::mail::{outbox, sanitize};
 use crate::tickets::attachments::{self, Attachment};
-use crate::tickets::{query, MessageKind, Ticket};
+use crate::tickets::{query, Message, MessageKind, Ticket};
 use crate::web::api::views::Names;
 
 pub struct AttachmentView {
@@ -75,24 +75,16 @@ fn kind_label(kind: MessageKind) -> &'static str {
     }
 }
 
-/// The messages of `ticket` in order; `public_only` leaves out internal notes
-/// (the customer's view).
-pub fn build(
+/// The messages of `ticket` in order, their authors named from the store
+/// (the customer portal, which keeps no copy of the staff); `public_only`
+/// leaves out internal notes (the customer's view).
+pub fn build_named(
     conn: &mut DbConn,
     ticket: &Ticket,
     public_only: bool,
     smtp_configured: bool,
 ) -> diesel::QueryResult<Vec<MessageView>> {
     let messages = query::messages(conn, ticket.id)?;
-    let mut files: HashMap<i64, Vec<Attachment>> = HashMap::new();
-    for a in attachments::of_ticket(conn, ticket.id)? {
-        files.entry(a.message_id).or_default().push(a);
-    }
-    let states: HashMap<i64, (String, Option<String>)> =
-        outbox::states_for_ticket(conn, ticket.id)?
-            .into_iter()
-            .filter_map(|(m, s, e)| m.map(|m| (m, (s, e))))
-            .collect();
     let names = Names::load(
         conn,
         messages.iter().filter_map(|m| m.author_user_id).collect(),
@@ -102,6 +94,36 @@ pub fn build(
             .collect(),
         Default::default(),
     )?;
+    build(
+        conn,
+        ticket,
+        messages,
+        &names,
+        public_only,
+        smtp_configured,
+    )
+}
+
+/// `messages` (the ticket's, in order) as the page shows them, their
+/// authors named from `names`, which must hold every author (the agents'
+/// ticket page names them with the rest of the page in one lookup).
+pub fn build(
+    conn: &mut DbConn,
+    ticket: &Ticket,
+    messages: Vec<Message>,
+    names: &Names,
+    public_only: bool,
+    smtp_configured: bool,
+) -> diesel::QueryResult<Vec<MessageView>> {
+    let mut files: HashMap<i64, Vec<Attachment>> = HashMap::new();
+    for a in attachments::of_ticket(conn, ticket.id)? {
+        files.entry(a.message_id).or_default().push(a);
+    }
+    let states: HashMap<i64, (String, Option<String>)> =
+        outbox::states_for_ticket(conn, ticket.id)?
+            .into_iter()
+            .filter_map(|(m, s, e)| m.map(|m| (m, (s, e))))
+            .collect();
     Ok(messages
         .into_iter()
         .filter(|m| !(public_only && m.kind() == MessageKind::Note))

@@ -377,7 +377,7 @@ fn render(
 ) -> Result<Reply, PageError> {
     let t = user.ticket(c, id)?;
     // The customer's view: public messages only, never internal notes.
-    let messages = conversation::build(c, &t, true, state.config.smtp_url.is_some())?;
+    let messages = conversation::build_named(c, &t, true, state.config.smtp_url.is_some())?;
     let st = t.status();
     html(
         status,

@@ -212,9 +212,7 @@ fn render(c: &mut crate::db::DbConn, staff: &Staff, p: QueueParams) -> Result<Re
         }
     }
 
-    let (tickets, next) = query::list(c, &q)?;
-    let counts = query::status_counts(c, &staff.scope)?;
-    let follow_ups = query::csat_follow_up_count(c, &staff.scope)?;
+    let (tickets, next, counts) = query::queue_page(c, &q)?;
     let staff_list = &staff.directory.staff;
     let groups = &staff.directory.groups;
     // The filter menus already hold every agent and group: only the
@@ -254,13 +252,7 @@ fn render(c: &mut crate::db::DbConn, staff: &Staff, p: QueueParams) -> Result<Re
         })
         .collect();
 
-    let count_of = |s: &str| {
-        counts
-            .iter()
-            .find(|(k, _)| k == s)
-            .map(|(_, n)| *n)
-            .unwrap_or(0)
-    };
+    let count_of = |s: &str| counts.of(s);
     let current_tab = if q.csat_follow_up {
         "csat"
     } else if status_raw.is_empty() {
@@ -289,13 +281,13 @@ fn render(c: &mut crate::db::DbConn, staff: &Staff, p: QueueParams) -> Result<Re
     }
     tabs.push(Tab {
         label: "All".into(),
-        count: counts.iter().map(|(_, n)| n).sum(),
+        count: counts.total(),
         href: href(&plain, Some("all")),
         current: current_tab == "all",
     });
     tabs.push(Tab {
         label: "CSAT follow-up".into(),
-        count: follow_ups,
+        count: counts.follow_ups,
         href: "/tickets?status=all&csat=low".into(),
         current: q.csat_follow_up,
     });

@@ -264,13 +264,25 @@ fn render(
     let now = now_ms();
     let events = query::events(c, t.id)?;
     let survey = csat::for_ticket(c, t.id)?;
-    let mut customer_ids: std::collections::HashSet<i64> =
-        events.iter().filter_map(|e| e.actor_customer_id).collect();
+    let messages = query::messages(c, t.id)?;
+    // Every agent and group the events and messages name is in the
+    // directory; the customers they name are read in one lookup.
+    let mut customer_ids: std::collections::HashSet<i64> = events
+        .iter()
+        .filter_map(|e| e.actor_customer_id)
+        .chain(messages.iter().filter_map(|m| m.author_customer_id))
+        .collect();
     customer_ids.insert(t.requester_id);
-    // Every agent and group the events name is in the directory.
     let names = Names::load_in(c, &staff.directory, customer_ids)?;
     let requester = names.person(None, Some(t.requester_id));
-    let messages = conversation::build(c, &t, false, state.config.smtp_url.is_some())?;
+    let messages = conversation::build(
+        c,
+        &t,
+        messages,
+        &names,
+        false,
+        state.config.smtp_url.is_some(),
+    )?;
     let participants = query::participants(c, t.id)?
         .into_iter()
         .map(|p| format!("{} <{}>", p.name, p.email))
