@@ -198,10 +198,17 @@ pub fn csrf_of(html: &str) -> Option<String> {
     Some(html[i..i + end].to_string())
 }
 
+/// How long a load client keeps an idle connection: under `serve`'s
+/// keep-alive (actix's 5 s), or a request sent on a connection the server
+/// is closing that moment fails ("connection closed before message
+/// completed", seen between load phases), which says nothing of the server.
+pub const IDLE_CONNECTION: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub async fn signed_in(base: &str, email: &str) -> reqwest::Client {
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(IDLE_CONNECTION)
         .build()
         .expect("client");
     let login = client

@@ -5,10 +5,10 @@ use diesel::prelude::*;
 use super::model::{Event, Message, Ticket};
 use super::types::Status;
 use crate::db::id_list::id_in;
-use crate::db::union_all::union_all;
 use crate::db::schema::{
     csat_surveys, customers, events, messages, participants, ticket_counts, tickets,
 };
+use crate::db::union_all::union_all;
 use crate::db::{AnyBackend, DbConn};
 use crate::people::Customer;
 

@@ -677,7 +677,11 @@ async fn a_low_rating_notifies_the_managers_and_waits_for_follow_up() {
     assert!(view.body.contains(&format!("data-ticket=\"{id}\"")));
     assert!(view.body.contains("CSAT follow-up"));
     let tab = "CSAT follow-up <span class=\"count\">";
-    assert!(view.body.contains(&format!("{tab}1</span>")), "{}", view.body);
+    assert!(
+        view.body.contains(&format!("{tab}1</span>")),
+        "{}",
+        view.body
+    );
     let page = staff_b.get(&format!("/tickets/{id}")).await;
     assert!(page.body.contains("Rated 1 of 5"));
     assert!(page.body.contains("Took a week."));
@@ -691,7 +695,11 @@ async fn a_low_rating_notifies_the_managers_and_waits_for_follow_up() {
     assert_eq!(p.status, 303, "{}", p.body);
     let view = staff_b.get("/tickets?csat=low").await;
     assert!(!view.body.contains(&format!("data-ticket=\"{id}\"")));
-    assert!(view.body.contains(&format!("{tab}0</span>")), "{}", view.body);
+    assert!(
+        view.body.contains(&format!("{tab}0</span>")),
+        "{}",
+        view.body
+    );
     let page = staff_b.get(&format!("/tickets/{id}")).await;
     assert!(page.body.contains("Followed up by"));
     assert!(!page.body.contains("id=\"csat-follow-up-done\""));

@@ -2,10 +2,14 @@
 //! after page through the cursor, for each scope and filter combination:
 //! on SQLite the default view is merged from index ranges (one per scope
 //! part and status), every other view and PostgreSQL scan one index.
+//! The pages are read as the queue reads them (`query::queue_page`, which
+//! on PostgreSQL reads the default view in one snapshot with each
+//! statement planned once).
 
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 use helpdesk::db::schema::tickets;
-use helpdesk::db::Db;
+use helpdesk::db::{Backend, Db, DbError};
 use helpdesk::import::{import_file, Options};
 use helpdesk::tickets::model::Ticket;
 use helpdesk::tickets::query::{self, Filter, ListQuery, Scope, Sort};
@@ -102,7 +106,7 @@ fn walk(db: &Db, q: &ListQuery) -> Vec<i64> {
     let mut q = q.clone();
     let mut out = Vec::new();
     for _ in 0..=TICKETS {
-        let (rows, next) = db.query(|c| query::list(c, &q)).unwrap();
+        let (rows, next, _) = db.read(|c| query::queue_page(c, &q)).unwrap();
         assert!(rows.len() as i64 <= q.limit);
         out.extend(rows.iter().map(|t| t.id));
         match next {
@@ -176,4 +180,62 @@ fn listing_equals_a_plain_filter_for_every_scope_and_filter() {
     }
     // The combinations are not all empty: the comparison saw real pages.
     assert!(checked > 1000, "only {checked} tickets compared");
+}
+
+#[derive(QueryableByName, Debug)]
+struct PlanUse {
+    #[diesel(sql_type = Text)]
+    statement: String,
+    #[diesel(sql_type = BigInt)]
+    generic_plans: i64,
+    #[diesel(sql_type = BigInt)]
+    custom_plans: i64,
+}
+
+/// PostgreSQL plans a prepared statement anew on each of its first five
+/// executions, and on every one after while a plan for the values bound
+/// looks cheaper than one for any value, which the merged listing always
+/// did at a million tickets: the default view's statements must run with
+/// one plan from the first page on.
+#[test]
+fn the_default_view_is_planned_once_on_postgres() {
+    let (db, _g) = test_db();
+    if db.backend() != Backend::Postgres {
+        eprintln!("PostgreSQL only: its pass runs this");
+        return;
+    }
+    let (bob, _) = staff(&db, "bob@example.com", Role::Agent, &["Support"]);
+    seed(&db, &[bob]);
+    let mut q = ListQuery::new(Scope::Agent {
+        user_id: bob,
+        group_ids: vec![group_id(&db, "Support")],
+    });
+    q.statuses = vec![Status::New, Status::Open, Status::Pending];
+    q.limit = 7;
+    let plans: Vec<PlanUse> = db
+        .read(|c| -> Result<_, DbError> {
+            let ids = |rows: &[Ticket]| rows.iter().map(|t| t.id).collect::<Vec<_>>();
+            let first = ids(&query::queue_page(c, &q)?.0);
+            assert_eq!(first.len(), 7, "a full page");
+            for _ in 0..7 {
+                assert_eq!(ids(&query::queue_page(c, &q)?.0), first, "the same page");
+            }
+            // pg_prepared_statements is the session's: this connection's.
+            Ok(diesel::sql_query(
+                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements",
+            )
+            .load(c)?)
+        })
+        .unwrap();
+    let listing = plans
+        .iter()
+        .find(|p| p.statement.contains(" UNION ALL (SELECT"))
+        .expect("the merged listing was prepared");
+    let counts = plans
+        .iter()
+        .find(|p| p.statement.contains("ticket_counts"))
+        .expect("the tab counts were prepared");
+    for p in [listing, counts] {
+        assert_eq!((p.generic_plans, p.custom_plans), (8, 0), "{p:?}");
+    }
 }

@@ -94,14 +94,7 @@ pub fn build_named(
             .collect(),
         Default::default(),
     )?;
-    build(
-        conn,
-        ticket,
-        messages,
-        &names,
-        public_only,
-        smtp_configured,
-    )
+    build(conn, ticket, messages, &names, public_only, smtp_configured)
 }
 
 /// `messages` (the ticket's, in order) as the page shows them, their
