@@ -636,7 +636,7 @@ fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path,
         // with the mail's own work added: 80 % of the most it serves while
         // mail arrives (a closed loop), or the idle phase's rate if that
         // is lower. Past capacity an open loop measures only its backlog
-        // (PostgreSQL's ingest costs the queue a fifth of its most).
+        // (on PostgreSQL the mail took a sixth of the queue's most).
         let queue = &pages[0].1;
         let mut mails = mails.into_iter();
         let per_run = mails.len() / (s.repeat + 1);

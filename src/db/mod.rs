@@ -368,17 +368,24 @@ impl Db {
             DbConn::Postgres(_) => DbConn::begin_transaction(conn),
         };
         begun.map_err(DbError::from)?;
-        match f(conn) {
-            Ok(value) => {
-                DbConn::commit_transaction(conn).map_err(DbError::from)?;
-                Ok(value)
+        let outcome = f(conn);
+        finish(conn, outcome)
+    }
+}
+
+/// Ends the transaction `outcome` was reached in: committed if it is Ok,
+/// rolled back otherwise.
+fn finish<T, E: From<DbError>>(conn: &mut DbConn, outcome: Result<T, E>) -> Result<T, E> {
+    match outcome {
+        Ok(value) => {
+            DbConn::commit_transaction(conn).map_err(DbError::from)?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = DbConn::rollback_transaction(conn) {
+                tracing::error!(error = %rollback, "rollback failed");
             }
-            Err(e) => {
-                if let Err(rollback) = DbConn::rollback_transaction(conn) {
-                    tracing::error!(error = %rollback, "rollback failed");
-                }
-                Err(e)
-            }
+            Err(e)
         }
     }
 }
@@ -412,18 +419,8 @@ where
                  SET LOCAL plan_cache_mode = force_generic_plan",
             )
             .map_err(DbError::from)?;
-            match f(conn) {
-                Ok(value) => {
-                    DbConn::commit_transaction(conn).map_err(DbError::from)?;
-                    Ok(value)
-                }
-                Err(e) => {
-                    if let Err(rollback) = DbConn::rollback_transaction(conn) {
-                        tracing::error!(error = %rollback, "rollback failed");
-                    }
-                    Err(e)
-                }
-            }
+            let outcome = f(conn);
+            finish(conn, outcome)
         }
     }
 }

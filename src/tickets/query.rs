@@ -692,8 +692,9 @@ const FOLLOW_UP_ROW: &str = "*csat";
 /// the CSAT follow-up view. One statement (a round trip and an executor
 /// start fewer on PostgreSQL): the per-status rows come from the counters
 /// the database keeps per group, assignee and status (`ticket_counts`,
-/// maintained by triggers) rather than counting tickets, and the follow-up
-/// count is the surveys rated 1 or 2 not followed up, a handful.
+/// maintained by triggers) rather than counting tickets; the follow-up
+/// count is the scope's tickets with a survey rated 1 or 2 that nobody
+/// has followed up yet.
 pub fn tab_counts(conn: &mut DbConn, scope: &Scope) -> QueryResult<TabCounts> {
     use diesel::dsl::count_star;
     // No group / unassigned are stored as 0.
