@@ -452,6 +452,20 @@ fn feed_mail(files: Vec<PathBuf>, maildir: PathBuf, rate: f64, stop: Arc<AtomicB
     n
 }
 
+/// `s.repeat` open-loop runs of `target` at `rate`, each printed under
+/// `heading`: the median of their p99s.
+async fn open_loops(heading: &str, target: &Target, s: &Settings, rate: f64) -> f64 {
+    let mut p99s = Vec::new();
+    for run in 1..=s.repeat {
+        let open = drive(target, s.conns, Some(rate), s.seconds).await;
+        println!("{heading}, run {run}: {}", open.line());
+        p99s.push(open.quantile_ms(0.99));
+    }
+    let p99 = median(p99s);
+    println!("{heading}: median p99 {p99:.1} ms of {} runs", s.repeat);
+    p99
+}
+
 /// `drive` while `files` arrive in `maildir` at the mail rate: the run and
 /// how many mails were delivered.
 async fn with_mail(
@@ -613,20 +627,7 @@ fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path,
                 most.line()
             );
             let rate = s.rate.min(most.rate() * 0.8).max(1.0);
-            let mut p99s = Vec::new();
-            for run in 1..=s.repeat {
-                let open = drive(target, s.conns, Some(rate), s.seconds).await;
-                println!(
-                    "{name} {label}, open loop at {rate:.0} req/s, run {run}: {}",
-                    open.line()
-                );
-                p99s.push(open.quantile_ms(0.99));
-            }
-            let p99 = median(p99s);
-            println!(
-                "{name} {label}, open loop at {rate:.0} req/s: median p99 {p99:.1} ms of {} runs",
-                s.repeat
-            );
+            let p99 = open_loops(&format!("{name} {label}, open loop at {rate:.0} req/s"), target, s, rate).await;
             if *label == "queue" {
                 queue_rate = rate;
                 queue_idle_p99 = p99;
@@ -650,21 +651,8 @@ fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path,
         let mixed_rate = queue_rate.min(most.rate() * 0.8).max(1.0);
         let idle_p99 = if mixed_rate < queue_rate * 0.98 {
             // The idle figure at the same rate.
-            let mut p99s = Vec::new();
-            for run in 1..=s.repeat {
-                let open = drive(queue, s.conns, Some(mixed_rate), s.seconds).await;
-                println!(
-                    "{name} queue, open loop at {mixed_rate:.0} req/s, no mail, run {run}: {}",
-                    open.line()
-                );
-                p99s.push(open.quantile_ms(0.99));
-            }
-            let p99 = median(p99s);
-            println!(
-                "{name} queue, open loop at {mixed_rate:.0} req/s, no mail: median p99 {p99:.1} ms of {} runs",
-                s.repeat
-            );
-            p99
+            let heading = format!("{name} queue, open loop at {mixed_rate:.0} req/s, no mail");
+            open_loops(&heading, queue, s, mixed_rate).await
         } else {
             queue_idle_p99
         };

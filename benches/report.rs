@@ -256,7 +256,7 @@ fn main() {
             for _ in 0..runs {
                 let started = Instant::now();
                 db.query(|c| {
-                    let mut spare = helpdesk::reports::spare_conn(&db);
+                    let mut spare = db.spare_conn();
                     helpdesk::reports::load::run_full_with(c, spare.as_deref_mut(), p, now)
                 })
                 .unwrap();

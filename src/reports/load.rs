@@ -244,8 +244,8 @@ fn flows(
                 let rating = ["1", "2", "3", "4", "5"]
                     .iter()
                     .position(|r| value.as_deref() == Some(*r));
-                if let Some(k) = rating.and_then(|r| kind_of(21 + r as i32)) {
-                    acc.counted(k, n.max(0) as u64);
+                if let Some(r) = rating {
+                    acc.counted(Kind::CsatReceived(r as u8 + 1), n.max(0) as u64);
                 }
             }
         }
@@ -297,7 +297,7 @@ pub fn run(conn: &mut DbConn, p: &ReportParams, now: i64) -> QueryResult<Report>
 }
 
 /// `run`, reading half of the period's tickets on `spare` at the same time
-/// when there is one (`reports::spare_conn`).
+/// when there is one (`Db::spare_conn`).
 pub fn run_with(
     conn: &mut DbConn,
     spare: Option<&mut DbConn>,

@@ -374,26 +374,15 @@ pub fn report(
 }
 
 /// `report`, reading half of the period's tickets on a second connection
-/// of `db` at the same time where that pays (`spare_conn`).
+/// of `db` at the same time when the pool has one (`Db::spare_conn`).
 pub fn report_pooled(
     db: &crate::db::Db,
     conn: &mut DbConn,
     p: &ReportParams,
     now: i64,
 ) -> Result<Report, diesel::result::Error> {
-    let mut spare = spare_conn(db);
+    let mut spare = db.spare_conn();
     load::run_with(conn, spare.as_deref_mut(), p, now)
-}
-
-/// A second connection for a report: a year's report at a million
-/// tickets took 0.64 s with the period split over two connections against
-/// 1.22 s on one on PostgreSQL, and 0.38 s against 0.62 s on SQLite. (SQLite
-/// was slower split, 1.70 s against 1.04 s, until the older tickets' query
-/// stopped fetching a row per settled ticket: see the
-/// `ticket_facts_older_index` migration.) None when the pool has no
-/// connection to spare: the report then reads on one.
-pub fn spare_conn(db: &crate::db::Db) -> Option<crate::db::PooledConn> {
-    db.spare_conn()
 }
 
 #[cfg(test)]

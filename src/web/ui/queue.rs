@@ -252,7 +252,6 @@ fn render(c: &mut crate::db::DbConn, staff: &Staff, p: QueueParams) -> Result<Re
         })
         .collect();
 
-    let count_of = |s: &str| counts.of(s);
     let current_tab = if q.csat_follow_up {
         "csat"
     } else if status_raw.is_empty() {
@@ -267,14 +266,14 @@ fn render(c: &mut crate::db::DbConn, staff: &Staff, p: QueueParams) -> Result<Re
     };
     let mut tabs = vec![Tab {
         label: "Active".into(),
-        count: count_of("new") + count_of("open") + count_of("pending"),
+        count: counts.of("new") + counts.of("open") + counts.of("pending"),
         href: href(&plain, Some("active")),
         current: current_tab == "active",
     }];
     for s in Status::ALL {
         tabs.push(Tab {
             label: capitalize(s.as_str()),
-            count: count_of(s.as_str()),
+            count: counts.of(s.as_str()),
             href: href(&plain, Some(s.as_str())),
             current: current_tab == s.as_str(),
         });

@@ -154,7 +154,7 @@ fn compute(
         Ok(p) => p,
         Err(e) => return field_errors(e).map(Err),
     };
-    let mut spare = reports::spare_conn(db);
+    let mut spare = db.spare_conn();
     let (report, series) = reports::load::run_full_with(conn, spare.as_deref_mut(), &params, now)?;
     let previous = reports::load::run_with(conn, spare.as_deref_mut(), &previous(&params), now)?;
     Ok(Ok(Computed {
@@ -273,7 +273,7 @@ async fn download(
         Ok(Ok(match what {
             Download::Agents | Download::Groups => {
                 let (_, series) = state.db.read(|c| {
-                    let mut spare = reports::spare_conn(&state.db);
+                    let mut spare = state.db.spare_conn();
                     reports::load::run_full_with(c, spare.as_deref_mut(), &params, now)
                         .map_err(PageError::from)
                 })?;
