@@ -29,6 +29,12 @@
 //! and the mixed phase alone), HELPDESK_BENCH_REPEAT (open-loop runs per
 //! page, 3: the figure is their p99s' median), HELPDESK_BENCH_REUSE=DIR (keep the data:
 //! SQLite file in DIR, PostgreSQL database `helpdesk_bench_load_kept`).
+//! HELPDESK_BENCH_COMPARE=PATH (another build of `helpdesk`, say
+//! `target/release/helpdesk` copied aside before a change) measures only
+//! the closed loops of the queue and the pages asked for, on this build
+//! and that one in turn, HELPDESK_BENCH_REPEAT rounds: the medians and
+//! their ratio, so a change is judged against runs minutes apart rather
+//! than against another hour's machine.
 //! The load client runs on the same machine as the server, at a higher
 //! priority (HELPDESK_BENCH_CLIENT_NICE, default -10, 0 for none: see
 //! `ClientPriority`).
@@ -115,12 +121,12 @@ impl Server {
     }
 }
 
-/// Starts `serve` and waits for its first `/healthz` answer.
-fn serve(url: &str, maildir: &Path, log: &Path) -> Server {
+/// Starts `program serve` and waits for its first `/healthz` answer.
+fn serve(program: &Path, url: &str, maildir: &Path, log: &Path) -> Server {
     let port = free_port();
     let log = std::fs::File::create(log).expect("server log");
     let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_helpdesk"))
+    let child = Command::new(program)
         .arg("serve")
         .env("HELPDESK_DATABASE_URL", url)
         .env("HELPDESK_LISTEN", format!("127.0.0.1:{port}"))
@@ -496,6 +502,8 @@ struct Settings {
     client_nice: i32,
     /// Label prefixes of the pages measured besides the queue.
     pages: Vec<String>,
+    /// Another build to compare this one with (`compare`).
+    compare: Option<PathBuf>,
 }
 
 /// A nice value from the environment, -20 to 19 (the default when unset).
@@ -551,11 +559,23 @@ fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path,
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub)).unwrap();
     }
-    let server = serve(url, &maildir, &dir.join(format!("serve-{name}.log")));
+    let this_build = Path::new(env!("CARGO_BIN_EXE_helpdesk"));
+    let server = serve(
+        this_build,
+        url,
+        &maildir,
+        &dir.join(format!("serve-{name}.log")),
+    );
     println!(
         "{name} start: first /healthz answer after {:.0} ms",
         server.started_in.as_secs_f64() * 1000.0
     );
+    if let Some(other) = &s.compare {
+        let log = dir.join(format!("serve-{name}-other.log"));
+        let other = serve(other, url, &maildir, &log);
+        compare(name, [&server, &other], big, s);
+        return;
+    }
     let mails = common::workload(
         &dir.join(format!("mail-{name}")),
         ((s.mail_rate * s.seconds * 1.2) as usize + 10) * (s.repeat + 1),
@@ -563,11 +583,7 @@ fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path,
 
     // The client's threads start from here: they inherit its priority.
     let client_nice = ClientPriority::raise(s.client_nice);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = client_runtime();
     rt.block_on(async {
         let browser = signed_in(&server.base, AGENT).await;
         let api = reqwest::Client::builder()
@@ -704,6 +720,85 @@ fn bench_backend(name: &str, url: &str, tickets: usize, file: &Path, dir: &Path,
     }
 }
 
+/// The load client's runtime: one worker thread (the cores are the server's).
+fn client_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// This build (`servers[0]`) against another (`servers[1]`): the closed
+/// loop of each page on one, then the other, in alternating order, for
+/// `s.repeat` rounds; then the medians of each and their ratio.
+fn compare(name: &str, servers: [&Server; 2], big: i64, s: &Settings) {
+    let _client_nice = ClientPriority::raise(s.client_nice);
+    let rt = client_runtime();
+    rt.block_on(async {
+        let mut pages = vec![("queue", "/tickets".to_string(), "</table>")];
+        if s.pages.iter().any(|p| "ticket page".starts_with(p.as_str())) {
+            pages.push(("ticket page", format!("/tickets/{big}"), "A long conversation"));
+        }
+        let mut targets = Vec::new();
+        for server in servers {
+            let client = signed_in(&server.base, AGENT).await;
+            targets.push(
+                pages
+                    .iter()
+                    .map(|(_, path, marker)| Target {
+                        client: client.clone(),
+                        url: format!("{}{path}", server.base),
+                        bearer: None,
+                        must_contain: marker,
+                        server_pid: server.child.id().to_string(),
+                        postgres: name == "postgres",
+                    })
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let builds = ["this build", "the other build"];
+        for (i, (label, _, _)) in pages.iter().enumerate() {
+            // Per build: req/s, serve's and PostgreSQL's CPU ms per request.
+            let mut figures: [Vec<(f64, f64, f64)>; 2] = [Vec::new(), Vec::new()];
+            for round in 0..s.repeat {
+                for b in [round % 2, 1 - round % 2] {
+                    let t = &targets[b][i];
+                    if let Err(why) = t.hit().await {
+                        panic!("{label} on {}: {why}", builds[b]);
+                    }
+                    let run = drive(t, s.conns, None, s.seconds).await;
+                    println!(
+                        "{name} {label}, closed loop, {}, round {}: {}",
+                        builds[b],
+                        round + 1,
+                        run.line()
+                    );
+                    let per = |cpu: f64| cpu * 1000.0 / run.sent.max(1) as f64;
+                    figures[b].push((
+                        run.rate(),
+                        per(run.server_cpu),
+                        run.postgres_cpu.map_or(0.0, per),
+                    ));
+                }
+            }
+            let medians = |b: usize| {
+                let of = |f: fn(&(f64, f64, f64)) -> f64| median(figures[b].iter().map(f).collect());
+                (of(|f| f.0), of(|f| f.1), of(|f| f.2))
+            };
+            let (this, other) = (medians(0), medians(1));
+            // Each round's two runs are minutes apart at most: their ratio
+            // is steadier than the ratio of medians when the machine drifts.
+            let ratios = figures[0].iter().zip(&figures[1]).map(|(a, b)| a.0 / b.0).collect();
+            println!(
+                "{name} {label}, medians of {} rounds: this build {:.0} req/s (serve {:.2} ms, postgres {:.2} ms per request), \
+                 the other {:.0} req/s ({:.2} ms, {:.2} ms); each round's ratio of req/s, median: {:.2}x",
+                s.repeat, this.0, this.1, this.2, other.0, other.1, other.2, median(ratios)
+            );
+        }
+    });
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --bench load` does not:
     // a tiny smoke version unless asked for a real one.
@@ -746,7 +841,17 @@ fn main() {
         } else {
             env_usize("HELPDESK_BENCH_REPEAT", 3).max(1)
         },
+        compare: std::env::var_os("HELPDESK_BENCH_COMPARE")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
     };
+    if let Some(p) = &settings.compare {
+        assert!(
+            p.is_file(),
+            "HELPDESK_BENCH_COMPARE={}: no such file",
+            p.display()
+        );
+    }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tickets.jsonl");
     generate(&file, tickets).unwrap();

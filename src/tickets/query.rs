@@ -328,39 +328,73 @@ pub fn list(conn: &mut DbConn, q: &ListQuery) -> QueryResult<(Vec<Ticket>, Optio
         Some(arms) => list_merged(conn, q, &arms, limit + 1)?,
         None => list_scan(conn, q, limit + 1)?,
     };
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|t| Cursor {
-            key: q.sort.key_of(t),
-            id: t.id,
-        })
-    } else {
-        None
-    };
+    let next = next_page(q, &mut rows, limit, |t| t);
     Ok((rows, next))
 }
 
-/// A queue page: its tickets, the next page's cursor and the tab counts.
+/// A row of the queue: the ticket and its requester's name.
+pub struct QueueRow {
+    pub ticket: Ticket,
+    pub requester: String,
+}
+
+/// A queue page: its rows, the next page's cursor and the tab counts.
 /// When the listing is merged from index ranges (`list_merged`, the
 /// default view), all of it is read in one snapshot with each statement
 /// planned once on PostgreSQL (`db::with_generic_plans`): its plan is the
 /// same for every agent and status, and planning it cost four times its
-/// execution. Other views keep a plan per execution (a text search or a
-/// scan may well want one).
+/// execution; the requesters' names come with the rows. Other views keep
+/// a plan per execution (a text search or a scan may well want one) and
+/// look the names up after.
 pub fn queue_page(
     conn: &mut DbConn,
     q: &ListQuery,
-) -> Result<(Vec<Ticket>, Option<Cursor>, TabCounts), crate::db::DbError> {
-    let read = |c: &mut DbConn| -> Result<_, crate::db::DbError> {
-        let (rows, next) = list(c, q)?;
-        let counts = tab_counts(c, &q.scope)?;
-        Ok((rows, next, counts))
-    };
-    if merged_arms(q).is_some() {
-        crate::db::with_generic_plans(conn, read)
-    } else {
-        read(conn)
+) -> Result<(Vec<QueueRow>, Option<Cursor>, TabCounts), crate::db::DbError> {
+    let limit = q.limit.clamp(1, 500);
+    match merged_arms(q) {
+        Some(arms) => crate::db::with_generic_plans(conn, |c| {
+            let mut rows = named_rows(c, q, &arms, limit + 1)?;
+            let next = next_page(q, &mut rows, limit, |r| &r.ticket);
+            Ok((rows, next, tab_counts(c, &q.scope)?))
+        }),
+        None => {
+            let mut tickets = list_scan(conn, q, limit + 1)?;
+            let next = next_page(q, &mut tickets, limit, |t| t);
+            let ids: Vec<i64> = tickets.iter().map(|t| t.requester_id).collect();
+            let names: std::collections::HashMap<i64, String> = customers::table
+                .filter(id_in(conn, customers::id, &ids))
+                .select((customers::id, customers::name))
+                .load(conn)?
+                .into_iter()
+                .collect();
+            let rows = tickets
+                .into_iter()
+                .map(|ticket| QueueRow {
+                    requester: names.get(&ticket.requester_id).cloned().unwrap_or_default(),
+                    ticket,
+                })
+                .collect();
+            Ok((rows, next, tab_counts(conn, &q.scope)?))
+        }
     }
+}
+
+/// Cuts the look-ahead row `list_*` read past the page (`limit + 1`) and
+/// returns the cursor of the page after, if there is one.
+fn next_page<R>(
+    q: &ListQuery,
+    rows: &mut Vec<R>,
+    limit: i64,
+    ticket: impl Fn(&R) -> &Ticket,
+) -> Option<Cursor> {
+    if rows.len() as i64 <= limit {
+        return None;
+    }
+    rows.truncate(limit as usize);
+    rows.last().map(ticket).map(|t| Cursor {
+        key: q.sort.key_of(t),
+        id: t.id,
+    })
 }
 
 /// The filters every way of listing shares: all but the scope, the
@@ -585,36 +619,40 @@ impl NewestOf {
 
 /// The rows of the tickets `NewestOf` picks, in one statement (so one
 /// snapshot without a transaction, and one round trip on PostgreSQL); in
-/// no particular order.
-struct RowsOf {
-    select: diesel::dsl::AsSelect<Ticket, AnyBackend>,
+/// no particular order. `S` selects from `tickets`, `from` may join to it.
+struct RowsOf<S> {
+    select: S,
+    from: &'static str,
     newest: NewestOf,
 }
 
-impl diesel::query_builder::QueryId for RowsOf {
+impl<S> diesel::query_builder::QueryId for RowsOf<S> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl diesel::query_builder::Query for RowsOf {
-    type SqlType = diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<Ticket, AnyBackend>>;
+impl<S: Expression> diesel::query_builder::Query for RowsOf<S> {
+    type SqlType = S::SqlType;
 }
 
-impl diesel::query_builder::QueryFragment<AnyBackend> for RowsOf {
+impl<S: diesel::query_builder::QueryFragment<AnyBackend>>
+    diesel::query_builder::QueryFragment<AnyBackend> for RowsOf<S>
+{
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, AnyBackend>,
     ) -> QueryResult<()> {
         out.push_sql("SELECT ");
         self.select.walk_ast(out.reborrow())?;
-        out.push_sql(" FROM tickets WHERE tickets.id IN (SELECT id FROM (");
+        out.push_sql(self.from);
+        out.push_sql(" WHERE tickets.id IN (SELECT id FROM (");
         self.newest.walk_ast(out.reborrow())?;
         out.push_sql(") AS newest)");
         Ok(())
     }
 }
 
-impl RunQueryDsl<DbConn> for RowsOf {}
+impl<S> RunQueryDsl<DbConn> for RowsOf<S> {}
 
 /// The default view merged from index ranges (see `NewestOf`). At a
 /// million tickets the scan tests hundreds of entries against the scope's
@@ -625,6 +663,42 @@ fn list_merged(
     arms: &[(Part, Status)],
     n: i64,
 ) -> QueryResult<Vec<Ticket>> {
+    let mut rows: Vec<Ticket> = RowsOf {
+        select: Ticket::as_select(),
+        from: " FROM tickets",
+        newest: newest_of(conn, q, arms, n),
+    }
+    .load(conn)?;
+    rows.sort_unstable_by_key(|t| std::cmp::Reverse((t.updated_at, t.id)));
+    Ok(rows)
+}
+
+/// `list_merged` with each ticket's requester's name, in the same statement.
+fn named_rows(
+    conn: &mut DbConn,
+    q: &ListQuery,
+    arms: &[(Part, Status)],
+    n: i64,
+) -> QueryResult<Vec<QueueRow>> {
+    let rows: Vec<(Ticket, Option<String>)> = RowsOf {
+        select: (Ticket::as_select(), customers::name.nullable()),
+        from: " FROM tickets LEFT JOIN customers ON customers.id = tickets.requester_id",
+        newest: newest_of(conn, q, arms, n),
+    }
+    .load(conn)?;
+    let mut rows: Vec<QueueRow> = rows
+        .into_iter()
+        .map(|(ticket, name)| QueueRow {
+            ticket,
+            requester: name.unwrap_or_default(),
+        })
+        .collect();
+    rows.sort_unstable_by_key(|r| std::cmp::Reverse((r.ticket.updated_at, r.ticket.id)));
+    Ok(rows)
+}
+
+/// The arms of the merged listing, as one `NewestOf`.
+fn newest_of(conn: &DbConn, q: &ListQuery, arms: &[(Part, Status)], n: i64) -> NewestOf {
     let mut newest = NewestOf {
         arms: Vec::with_capacity(arms.len()),
         limit: n,
@@ -661,13 +735,7 @@ fn list_merged(
             .arms
             .push(arm.select((tickets::updated_at, tickets::id)));
     }
-    let mut rows: Vec<Ticket> = RowsOf {
-        select: Ticket::as_select(),
-        newest,
-    }
-    .load(conn)?;
-    rows.sort_unstable_by_key(|t| std::cmp::Reverse((t.updated_at, t.id)));
-    Ok(rows)
+    newest
 }
 
 /// Surveys rated 1 or 2 that nobody has followed up yet.

@@ -1,9 +1,9 @@
 //! The agents' queue (`/tickets`): filters, sorts, keyset pages of 50,
 //! counts per status, SLA and escalation badges, and bulk actions.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use actix_web::web;
+use actix_web::{web, HttpRequest};
 use askama::Template;
 use serde::Deserialize;
 
@@ -14,7 +14,6 @@ use crate::tickets::csat::Survey;
 use crate::tickets::query::{self, Cursor, Filter, ListQuery, Sort};
 use crate::tickets::{ops, Actor, Assignment, Priority, Status};
 use crate::time::now_ms;
-use crate::web::api::views::{ids_of, Names};
 use crate::web::routes::{Access, Routes};
 use crate::web::AppState;
 
@@ -134,13 +133,13 @@ fn parse_statuses(raw: &str) -> Result<Vec<Status>, String> {
     }
 }
 
-async fn show(
-    state: web::Data<AppState>,
-    staff: Staff,
-    params: web::Query<QueueParams>,
-) -> Result<Reply, PageError> {
+async fn show(req: HttpRequest, params: web::Query<QueueParams>) -> Result<Reply, PageError> {
     let p = params.into_inner();
-    blocking(move || state.db.read(|c| render(c, &staff, p))).await
+    // The session and the page in one hop off the async workers.
+    Staff::then(&req, move |state, staff| {
+        state.db.read(|c| render(c, &staff, p))
+    })
+    .await
 }
 
 fn render(c: &mut crate::db::DbConn, staff: &Staff, p: QueueParams) -> Result<Reply, PageError> {
@@ -212,44 +211,42 @@ fn render(c: &mut crate::db::DbConn, staff: &Staff, p: QueueParams) -> Result<Re
         }
     }
 
-    let (tickets, next, counts) = query::queue_page(c, &q)?;
+    let (rows, next, counts) = query::queue_page(c, &q)?;
     let staff_list = &staff.directory.staff;
     let groups = &staff.directory.groups;
-    // The filter menus already hold every agent and group: only the
-    // requesters' names are looked up.
-    let (_, requesters, _) = ids_of(&tickets);
-    let names = Names::load(c, HashSet::new(), requesters, HashSet::new())?;
     let agent_name: HashMap<i64, &str> =
         staff_list.iter().map(|u| (u.id, u.name.as_str())).collect();
     let group_name: HashMap<i64, &str> = groups.iter().map(|g| (g.id, g.name.as_str())).collect();
 
-    let rows = tickets
-        .iter()
-        .map(|t| Row {
-            id: t.id,
-            subject: t.subject.clone(),
-            requester: names
-                .person(None, Some(t.requester_id))
-                .map(|p| p.name)
-                .unwrap_or_default(),
-            status: t.status.clone(),
-            priority: t.priority.clone(),
-            group: t
-                .group_id
-                .and_then(|g| group_name.get(&g))
-                .map(|g| g.to_string())
-                .unwrap_or_default(),
-            assignee: t
-                .assignee_id
-                .and_then(|a| agent_name.get(&a))
-                .map(|a| a.to_string())
-                .unwrap_or_default(),
-            updated: fmt::ago(now, t.updated_at),
-            updated_title: fmt::datetime(t.updated_at),
-            due: crate::tickets::sla::soonest(t)
-                .map(|(due, warn, breached)| fmt::due(now, due, warn, breached)),
-            escalation: t.escalation_level,
-        })
+    let rows = rows
+        .into_iter()
+        .map(
+            |query::QueueRow {
+                 ticket: t,
+                 requester,
+             }| Row {
+                id: t.id,
+                subject: t.subject.clone(),
+                requester,
+                status: t.status.clone(),
+                priority: t.priority.clone(),
+                group: t
+                    .group_id
+                    .and_then(|g| group_name.get(&g))
+                    .map(|g| g.to_string())
+                    .unwrap_or_default(),
+                assignee: t
+                    .assignee_id
+                    .and_then(|a| agent_name.get(&a))
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
+                updated: fmt::ago(now, t.updated_at),
+                updated_title: fmt::datetime(t.updated_at),
+                due: crate::tickets::sla::soonest(&t)
+                    .map(|(due, warn, breached)| fmt::due(now, due, warn, breached)),
+                escalation: t.escalation_level,
+            },
+        )
         .collect();
 
     let current_tab = if q.csat_follow_up {
