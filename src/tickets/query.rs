@@ -539,6 +539,76 @@ type Arm = diesel::dsl::IntoBoxed<
     AnyBackend,
 >;
 
+/// One arm of `NewestOf`: a boxed diesel query when the view has filters,
+/// else written out directly (`LeanArm`).
+enum ArmSql {
+    Boxed(Arm),
+    Lean(LeanArm),
+}
+
+impl ArmSql {
+    fn walk_ast<'b>(
+        &'b self,
+        out: diesel::query_builder::AstPass<'_, 'b, AnyBackend>,
+    ) -> QueryResult<()> {
+        use diesel::query_builder::QueryFragment;
+        match self {
+            ArmSql::Boxed(arm) => <Arm as QueryFragment<AnyBackend>>::walk_ast(arm, out),
+            ArmSql::Lean(arm) => arm.walk_ast(out),
+        }
+    }
+}
+
+/// An arm of the default view and the status tabs (no filter but the
+/// scope part, the status and the cursor), written as static SQL with its
+/// values bound. Diesel builds a statement's SQL on every execution to
+/// find it among the prepared ones; through the boxed query that was
+/// 0.2 M instructions of the queue page's 1.8 M (callgrind), for text that
+/// never changes. The same predicates as `newest_of`'s boxed arms.
+struct LeanArm {
+    status: &'static str,
+    part: Part,
+    after: Option<Cursor>,
+}
+
+impl LeanArm {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, AnyBackend>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Text};
+        out.push_sql("SELECT tickets.updated_at, tickets.id FROM tickets WHERE tickets.status = ");
+        out.push_bind_param::<Text, _>(&self.status)?;
+        match &self.part {
+            Part::Any => {}
+            Part::Group(g) => {
+                out.push_sql(" AND tickets.group_id = ");
+                out.push_bind_param::<BigInt, _>(g)?;
+            }
+            Part::NoGroup => out.push_sql(" AND tickets.group_id IS NULL"),
+            Part::MineElsewhere { user_id, group_ids } => {
+                out.push_sql(" AND tickets.assignee_id = ");
+                out.push_bind_param::<BigInt, _>(user_id)?;
+                out.push_sql(" AND tickets.group_id IS NOT NULL");
+                for g in group_ids {
+                    out.push_sql(" AND tickets.group_id <> ");
+                    out.push_bind_param::<BigInt, _>(g)?;
+                }
+            }
+        }
+        if let Some(c) = &self.after {
+            out.push_sql(" AND tickets.updated_at <= ");
+            out.push_bind_param::<BigInt, _>(&c.key)?;
+            out.push_sql(" AND (tickets.updated_at < ");
+            out.push_bind_param::<BigInt, _>(&c.key)?;
+            out.push_sql(" OR tickets.id < ");
+            out.push_bind_param::<BigInt, _>(&c.id)?;
+            out.push_sql(")");
+        }
+        Ok(())
+    }
+}
+
 /// `arm UNION ALL arm … ORDER BY updated_at DESC, id DESC LIMIT n`: each
 /// arm reads an index in (group or assignee, status, updated) order, and
 /// both databases merge them lazily (SQLite's ordered compound select,
@@ -548,7 +618,7 @@ type Arm = diesel::dsl::IntoBoxed<
 /// query, and its SQL varies only with the shape of the arms (and, on
 /// PostgreSQL, the page size).
 struct NewestOf {
-    arms: Vec<Arm>,
+    arms: Vec<ArmSql>,
     limit: i64,
     /// PostgreSQL: each arm in parentheses with its own ORDER BY and LIMIT
     /// (it reads a union's arms in index order only so; without, it sorts
@@ -581,10 +651,7 @@ impl diesel::query_builder::QueryFragment<AnyBackend> for NewestOf {
             if own_order {
                 out.push_sql("(");
             }
-            <Arm as diesel::query_builder::QueryFragment<AnyBackend>>::walk_ast(
-                arm,
-                out.reborrow(),
-            )?;
+            arm.walk_ast(out.reborrow())?;
             if own_order {
                 out.push_sql(" ORDER BY updated_at DESC, id DESC");
                 self.push_limit(out.reborrow())?;
@@ -704,7 +771,20 @@ fn newest_of(conn: &DbConn, q: &ListQuery, arms: &[(Part, Status)], n: i64) -> N
         limit: n,
         postgres: matches!(conn, DbConn::Postgres(_)),
     };
+    let lean = q.priorities.is_empty()
+        && q.group.is_none()
+        && q.assignee.is_none()
+        && !q.csat_follow_up
+        && q.text.is_none();
     for (part, status) in arms {
+        if lean {
+            newest.arms.push(ArmSql::Lean(LeanArm {
+                status: status.as_str(),
+                part: part.clone(),
+                after: q.after,
+            }));
+            continue;
+        }
         let mut arm =
             filtered(q, tickets::table.into_boxed()).filter(tickets::status.eq(status.as_str()));
         arm = match part {
@@ -731,9 +811,9 @@ fn newest_of(conn: &DbConn, q: &ListQuery, arms: &[(Part, Status)], n: i64) -> N
                     .and(tickets::updated_at.lt(c.key).or(tickets::id.lt(c.id))),
             );
         }
-        newest
-            .arms
-            .push(arm.select((tickets::updated_at, tickets::id)));
+        newest.arms.push(ArmSql::Boxed(
+            arm.select((tickets::updated_at, tickets::id)),
+        ));
     }
     newest
 }
