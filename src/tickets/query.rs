@@ -360,23 +360,32 @@ pub fn queue_page(
         None => {
             let mut tickets = list_scan(conn, q, limit + 1)?;
             let next = next_page(q, &mut tickets, limit, |t| t);
-            let ids: Vec<i64> = tickets.iter().map(|t| t.requester_id).collect();
-            let names: std::collections::HashMap<i64, String> = customers::table
-                .filter(id_in(conn, customers::id, &ids))
-                .select((customers::id, customers::name))
-                .load(conn)?
-                .into_iter()
-                .collect();
-            let rows = tickets
-                .into_iter()
-                .map(|ticket| QueueRow {
-                    requester: names.get(&ticket.requester_id).cloned().unwrap_or_default(),
-                    ticket,
-                })
-                .collect();
+            let rows = with_requesters(conn, tickets)?;
             Ok((rows, next, tab_counts(conn, &q.scope)?))
         }
     }
+}
+
+/// The tickets with their requesters' names, in one lookup (none for an
+/// empty page).
+fn with_requesters(conn: &mut DbConn, tickets: Vec<Ticket>) -> QueryResult<Vec<QueueRow>> {
+    let mut names = std::collections::HashMap::new();
+    if !tickets.is_empty() {
+        let ids: Vec<i64> = tickets.iter().map(|t| t.requester_id).collect();
+        names = customers::table
+            .filter(id_in(conn, customers::id, &ids))
+            .select((customers::id, customers::name))
+            .load::<(i64, String)>(conn)?
+            .into_iter()
+            .collect();
+    }
+    Ok(tickets
+        .into_iter()
+        .map(|ticket| QueueRow {
+            requester: names.get(&ticket.requester_id).cloned().unwrap_or_default(),
+            ticket,
+        })
+        .collect())
 }
 
 /// Cuts the look-ahead row `list_*` read past the page (`limit + 1`) and
