@@ -33,8 +33,8 @@
 //! `target/release/helpdesk` copied aside before a change) measures only
 //! the closed loops of the queue and the pages asked for, on this build
 //! and that one in turn, HELPDESK_BENCH_REPEAT rounds: the medians and
-//! their ratio, so a change is judged against runs minutes apart rather
-//! than against another hour's machine.
+//! the median of each round's ratio, so a change is judged against runs
+//! minutes apart rather than against another hour's machine.
 //! The load client runs on the same machine as the server, at a higher
 //! priority (HELPDESK_BENCH_CLIENT_NICE, default -10, 0 for none: see
 //! `ClientPriority`).
@@ -731,7 +731,8 @@ fn client_runtime() -> tokio::runtime::Runtime {
 
 /// This build (`servers[0]`) against another (`servers[1]`): the closed
 /// loop of each page on one, then the other, in alternating order, for
-/// `s.repeat` rounds; then the medians of each and their ratio.
+/// `s.repeat` rounds; then the medians of each and the median of each
+/// round's ratio of req/s.
 fn compare(name: &str, servers: [&Server; 2], big: i64, s: &Settings) {
     let _client_nice = ClientPriority::raise(s.client_nice);
     let rt = client_runtime();
@@ -790,10 +791,14 @@ fn compare(name: &str, servers: [&Server; 2], big: i64, s: &Settings) {
             // Each round's two runs are minutes apart at most: their ratio
             // is steadier than the ratio of medians when the machine drifts.
             let ratios = figures[0].iter().zip(&figures[1]).map(|(a, b)| a.0 / b.0).collect();
+            let cpu = |f: (f64, f64, f64)| match name {
+                "postgres" => format!("serve {:.2} ms + postgres {:.2} ms per request", f.1, f.2),
+                _ => format!("serve {:.2} ms per request", f.1),
+            };
             println!(
-                "{name} {label}, medians of {} rounds: this build {:.0} req/s (serve {:.2} ms, postgres {:.2} ms per request), \
-                 the other {:.0} req/s ({:.2} ms, {:.2} ms); each round's ratio of req/s, median: {:.2}x",
-                s.repeat, this.0, this.1, this.2, other.0, other.1, other.2, median(ratios)
+                "{name} {label}, medians of {} rounds: this build {:.0} req/s ({}), the other {:.0} req/s ({}); \
+                 each round's ratio of req/s, median: {:.2}x",
+                s.repeat, this.0, cpu(this), other.0, cpu(other), median(ratios)
             );
         }
     });
