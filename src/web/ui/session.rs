@@ -250,24 +250,6 @@ impl Staff {
     }
 }
 
-/// The staff user a session found, with their scope and the directory,
-/// or None for a customer's session or a staff account that may not sign
-/// in (then `Staff` asks for a sign-in).
-fn staff_of(
-    st: &AppState,
-    found: Found,
-    version: i64,
-) -> Result<Option<(User, Scope, Arc<Directory>)>, PageError> {
-    match found {
-        Found::Staff(user) if user.can_login() => {
-            let directory = st.directory.at_least(&st.db, version)?;
-            let scope = query::scope_in(&user, &directory);
-            Ok(Some((user, scope, directory)))
-        }
-        _ => Ok(None),
-    }
-}
-
 fn sign_in(req: &HttpRequest) -> PageError {
     PageError::SignIn {
         login: "/login",
@@ -280,6 +262,8 @@ impl Staff {
     /// thread that looked the session up: a page that reads the store
     /// costs one hop off the async workers instead of two (the extractor's
     /// and the handler's), which the busiest page (the queue) is worth.
+    /// A customer's session, or a staff account that may not sign in, asks
+    /// for a sign-in.
     pub async fn then<T, F>(req: &HttpRequest, then: F) -> Result<T, PageError>
     where
         T: Send + 'static,
@@ -287,19 +271,19 @@ impl Staff {
     {
         let state = state_of(req)?;
         let csrf = csrf_token(req, &state);
-        let done = current_session_then(req, state, move |st, found, version| {
-            match staff_of(st, found, version)? {
-                Some((user, scope, directory)) => {
-                    let staff = Staff {
-                        user,
-                        scope,
-                        csrf,
-                        directory,
-                    };
-                    then(st, staff).map(Some)
-                }
-                None => Ok(None),
+        let done = current_session_then(req, state, move |st, found, version| match found {
+            Found::Staff(user) if user.can_login() => {
+                let directory = st.directory.at_least(&st.db, version)?;
+                let scope = query::scope_in(&user, &directory);
+                let staff = Staff {
+                    user,
+                    scope,
+                    csrf,
+                    directory,
+                };
+                then(st, staff).map(Some)
             }
+            _ => Ok(None),
         })
         .await?;
         done.flatten().ok_or_else(|| sign_in(req))
@@ -312,20 +296,7 @@ impl FromRequest for Staff {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            let state = state_of(&req)?;
-            let csrf = csrf_token(&req, &state);
-            let found = current_session_then(&req, state, staff_of).await?;
-            match found.flatten() {
-                Some((user, scope, directory)) => Ok(Staff {
-                    user,
-                    scope,
-                    csrf,
-                    directory,
-                }),
-                None => Err(sign_in(&req)),
-            }
-        })
+        Box::pin(async move { Staff::then(&req, |_, staff| Ok(staff)).await })
     }
 }
 
