@@ -780,11 +780,25 @@ fn newest_of(conn: &DbConn, q: &ListQuery, arms: &[(Part, Status)], n: i64) -> N
         limit: n,
         postgres: matches!(conn, DbConn::Postgres(_)),
     };
-    let lean = q.priorities.is_empty()
-        && q.group.is_none()
-        && q.assignee.is_none()
-        && !q.csat_follow_up
-        && q.text.is_none();
+    // Lean arms only where `filtered` would add nothing. Every field is
+    // named, so a filter added to `ListQuery` must be placed here too.
+    let ListQuery {
+        scope: _,
+        statuses: _,
+        priorities,
+        group,
+        assignee,
+        text,
+        sort: _,
+        after: _,
+        limit: _,
+        csat_follow_up,
+    } = q;
+    let lean = priorities.is_empty()
+        && group.is_none()
+        && assignee.is_none()
+        && !csat_follow_up
+        && text.is_none();
     for (part, status) in arms {
         if lean {
             newest.arms.push(ArmSql::Lean(LeanArm {
