@@ -4,7 +4,6 @@
 
 pub mod id_list;
 pub mod schema;
-pub mod union_all;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

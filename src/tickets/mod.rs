@@ -12,7 +12,7 @@ pub mod sla;
 pub mod state;
 mod types;
 
-pub use model::{Event, Message, Ticket};
+pub use model::{Event, Message, QueueTicket, Ticket};
 pub use ops::{Assignment, Body, NewTicket, Posted};
 pub use types::{Actor, Channel, EventKind, MessageKind, Priority, Role, SlaTarget, Status};
 

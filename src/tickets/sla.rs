@@ -637,7 +637,7 @@ pub fn view(t: &Ticket, rules: Option<&Rules>, now: i64) -> Vec<ClockView> {
 
 /// The clock the queue's "SLA due" order sorts by (the same choice as
 /// `query::Sort::Due`): due, warning instant, breach recorded.
-pub fn soonest(t: &Ticket) -> Option<(i64, Option<i64>, bool)> {
+pub fn soonest(t: &super::QueueTicket) -> Option<(i64, Option<i64>, bool)> {
     if !t.status().is_active() {
         return None;
     }

@@ -1,0 +1,3 @@
+DROP INDEX tickets_active_assignee_updated;
+DROP INDEX tickets_active_no_group_updated;
+DROP INDEX tickets_active_group_updated;
