@@ -198,9 +198,14 @@ impl Names {
     }
 
     pub fn person(&self, user: Option<i64>, customer: Option<i64>) -> Option<PersonRef> {
+        self.person_ref(user, customer).cloned()
+    }
+
+    /// `person` without the copy (a page naming hundreds of authors needs
+    /// only their names).
+    pub fn person_ref(&self, user: Option<i64>, customer: Option<i64>) -> Option<&PersonRef> {
         user.and_then(|id| self.users.get(&id))
             .or_else(|| customer.and_then(|id| self.customers.get(&id)))
-            .cloned()
     }
 
     /// Loads the SLA policies when any of `rows` is timed by one.

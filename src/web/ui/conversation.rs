@@ -126,10 +126,10 @@ pub fn build(
                 // Ours; an automatic mail that came in has its sender.
                 MessageKind::Auto if m.author_customer_id.is_none() => "Helpdesk".to_string(),
                 _ => names
-                    .person(m.author_user_id, m.author_customer_id)
+                    .person_ref(m.author_user_id, m.author_customer_id)
                     .map(|p| {
                         if public_only || p.kind == "agent" {
-                            p.name
+                            p.name.clone()
                         } else {
                             format!("{} <{}>", p.name, p.email)
                         }

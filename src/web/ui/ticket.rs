@@ -369,7 +369,10 @@ fn render(
             when: fmt::datetime(e.at),
             who: match (e.actor_user_id, e.actor_customer_id) {
                 (None, None) => "Helpdesk".into(),
-                (u, cu) => names.person(u, cu).map(|p| p.name).unwrap_or_default(),
+                (u, cu) => names
+                    .person_ref(u, cu)
+                    .map(|p| p.name.clone())
+                    .unwrap_or_default(),
             },
             what: describe(e, &names),
         })
