@@ -656,7 +656,9 @@ impl LeanArm {
 const ACTIVE_STATUSES_SQL: &str = "tickets.status IN ('new', 'open', 'pending')";
 
 /// `arm UNION ALL arm … ORDER BY updated_at DESC, id DESC LIMIT n`: each
-/// arm reads an index in (group or assignee, status, updated) order, and
+/// arm reads an index in (group or assignee, status, updated) order (on
+/// PostgreSQL's active tab, a partial index in (group or assignee,
+/// updated) order), and
 /// both databases merge them lazily (SQLite's ordered compound select,
 /// PostgreSQL's Merge Append), so the page costs about the entries it
 /// returns, in one statement. Diesel cannot union a variable number of
