@@ -38,12 +38,20 @@ pub struct Ticket {
 
 // The text columns carry CHECK constraints, so parsing cannot fail on rows
 // this program wrote; a fallback keeps a hand-edited row from crashing a page.
+fn status_of(text: &str) -> Status {
+    text.parse().unwrap_or(Status::Open)
+}
+
+fn priority_of(text: &str) -> Priority {
+    text.parse().unwrap_or(Priority::Normal)
+}
+
 impl Ticket {
     pub fn status(&self) -> Status {
-        self.status.parse().unwrap_or(Status::Open)
+        status_of(&self.status)
     }
     pub fn priority(&self) -> Priority {
-        self.priority.parse().unwrap_or(Priority::Normal)
+        priority_of(&self.priority)
     }
     pub fn channel(&self) -> Channel {
         self.channel.parse().unwrap_or(Channel::Email)
@@ -79,10 +87,10 @@ pub struct QueueTicket {
 
 impl QueueTicket {
     pub fn status(&self) -> Status {
-        self.status.parse().unwrap_or(Status::Open)
+        status_of(&self.status)
     }
     pub fn priority(&self) -> Priority {
-        self.priority.parse().unwrap_or(Priority::Normal)
+        priority_of(&self.priority)
     }
 }
 
